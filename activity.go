@@ -1,0 +1,140 @@
+package workspace
+
+import (
+	"context"
+	"encoding/json"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// ActivityLog is one row of the audit trail. Rows are written by the stores
+// as a side effect of mutations, never by clients.
+type ActivityLog struct {
+	ID        int             `json:"id"`
+	UserID    *int            `json:"user_id"`
+	Action    string          `json:"action"`
+	Metadata  json.RawMessage `json:"metadata"`
+	IPAddress *string         `json:"ip_address"`
+	UserAgent *string         `json:"user_agent"`
+	CreatedAt time.Time       `json:"created_at"`
+}
+
+// ActivityFilter selects audit rows; results are newest first.
+type ActivityFilter struct {
+	UserID *int
+	// Action matches exactly, or as a prefix when it ends in '*'
+	// ("auth.*").
+	Action *string
+	Since  *time.Time // inclusive
+	Until  *time.Time // exclusive
+	Cursor string
+	Limit  int
+}
+
+// ActivityStore reads the audit trail. There is no method to write, change
+// or delete a row through it: rows come from the other stores' mutations.
+type ActivityStore interface {
+	// FindActivityLogs returns one page, newest first, and the next cursor.
+	// Returns EINVALID for a bad cursor.
+	FindActivityLogs(ctx context.Context, f ActivityFilter) ([]*ActivityLog, string, error)
+}
+
+// Audit actions written by the stores.
+const (
+	ActionLogin          = "auth.login"
+	ActionLoginFailed    = "auth.login_failed"
+	ActionRefreshReuse   = "auth.refresh_reuse"
+	ActionPasswordChange = "auth.password_change"
+	ActionUserCreate     = "user.create"
+	ActionUserUpdate     = "user.update"
+	ActionUserDelete     = "user.delete"
+)
+
+// sensitiveKeyRE matches metadata keys whose values must never be stored.
+var sensitiveKeyRE = regexp.MustCompile(`(?i)pass(word)?|secret|token|hash|authorization|cookie|api[_-]?key`)
+
+// Redacted is what a sensitive metadata value is replaced with.
+const Redacted = "[REDACTED]"
+
+// RedactMetadata returns a copy of m in which the value of every key that
+// names a password, token, secret or hash (at any depth) is Redacted. Stores
+// apply it to every audit row, so a careless caller cannot leak one.
+func RedactMetadata(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		if sensitiveKeyRE.MatchString(k) {
+			out[k] = Redacted
+			continue
+		}
+		out[k] = redactValue(v)
+	}
+	return out
+}
+
+func redactValue(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		return RedactMetadata(v)
+	case []any:
+		out := make([]any, len(v))
+		for i := range v {
+			out[i] = redactValue(v[i])
+		}
+		return out
+	default:
+		return v
+	}
+}
+
+// Audit is an audit row a store writes beside a mutation; the actor, IP and
+// user agent come from the context.
+type Audit struct {
+	Action   string
+	UserID   *int // overrides the actor (e.g. a failed login names its account)
+	Metadata map[string]any
+}
+
+// Subject returns the user id the row is attributed to: a.UserID when set
+// (0 meaning nobody), else the actor's; 0 is stored as NULL.
+func (a Audit) Subject(actor Actor) int {
+	if a.UserID != nil {
+		return *a.UserID
+	}
+	return actor.UserID
+}
+
+// EncodeMetadata returns the redacted JSON of a's metadata (nil for none).
+func (a Audit) EncodeMetadata() ([]byte, error) {
+	if a.Metadata == nil {
+		return nil, nil
+	}
+	return json.Marshal(RedactMetadata(a.Metadata))
+}
+
+// AuditWriter records audit rows that do not accompany a stored mutation
+// (a failed login).
+type AuditWriter interface {
+	WriteAudit(ctx context.Context, a Audit) error
+}
+
+// MaxUserAgentLen bounds the user agent kept in audit rows and sessions.
+const MaxUserAgentLen = 512
+
+// ClampUserAgent truncates a user agent to MaxUserAgentLen bytes on a rune
+// boundary and drops invalid UTF-8.
+func ClampUserAgent(ua string) string {
+	ua = strings.ToValidUTF8(ua, "")
+	if len(ua) <= MaxUserAgentLen {
+		return ua
+	}
+	ua = ua[:MaxUserAgentLen]
+	for !utf8.ValidString(ua) {
+		ua = ua[:len(ua)-1]
+	}
+	return ua
+}

@@ -1,0 +1,125 @@
+package postgres
+
+import (
+	"context"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"workspace"
+)
+
+// insertActivity writes one audit row in tx (see sqlite.insertActivity).
+func insertActivity(ctx context.Context, tx *Tx, a workspace.Audit) error {
+	actor := workspace.ActorFromContext(ctx)
+	var userID *int
+	if id := a.Subject(actor); id != 0 {
+		userID = &id
+	}
+	meta, err := a.EncodeMetadata()
+	if err != nil {
+		return err
+	}
+	var metaArg *string
+	if meta != nil {
+		s := string(meta)
+		metaArg = &s
+	}
+	_, err = tx.Exec(ctx, `
+		INSERT INTO activity_logs (user_id, action, metadata, ip_address, user_agent, created_at)
+		VALUES ($1, $2, $3::jsonb, $4::inet, $5, $6)`,
+		userID, a.Action, metaArg, ipArg(actor.IP), nullString(workspace.ClampUserAgent(actor.UserAgent)), tx.now)
+	return mapErr(err)
+}
+
+func ipArg(ip string) *string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return nil
+	}
+	s := addr.Unmap().String()
+	return &s
+}
+
+func nullString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// WriteAudit records an audit row that accompanies no stored mutation.
+func (db *DB) WriteAudit(ctx context.Context, a workspace.Audit) error {
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.rollback()
+	if err := insertActivity(ctx, tx, a); err != nil {
+		return err
+	}
+	return mapErr(tx.Commit(ctx))
+}
+
+// args builds a positional parameter list for a query assembled from fixed
+// fragments: add returns the placeholder of the value it binds.
+type args []any
+
+func (a *args) add(v any) string {
+	*a = append(*a, v)
+	return "$" + strconv.Itoa(len(*a))
+}
+
+// FindActivityLogs returns one page of audit rows, newest first.
+func (db *DB) FindActivityLogs(ctx context.Context, f workspace.ActivityFilter) ([]*workspace.ActivityLog, string, error) {
+	after, err := workspace.DecodeCursor(f.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	limit := workspace.PageLimit(f.Limit)
+	var a args
+	where := []string{"true"}
+	if after > 0 {
+		where = append(where, "id < "+a.add(after))
+	}
+	if f.UserID != nil {
+		where = append(where, "user_id = "+a.add(*f.UserID))
+	}
+	if f.Action != nil {
+		if prefix, ok := strings.CutSuffix(*f.Action, "*"); ok {
+			where = append(where, "starts_with(action, "+a.add(prefix)+")")
+		} else {
+			where = append(where, "action = "+a.add(*f.Action))
+		}
+	}
+	if f.Since != nil {
+		where = append(where, "created_at >= "+a.add(*f.Since))
+	}
+	if f.Until != nil {
+		where = append(where, "created_at < "+a.add(*f.Until))
+	}
+	q := `SELECT id, user_id, action, metadata, host(ip_address), user_agent, created_at
+		FROM activity_logs WHERE ` + strings.Join(where, " AND ") + ` ORDER BY id DESC LIMIT ` + a.add(limit+1)
+	rows, err := db.pool.Query(ctx, q, a...)
+	if err != nil {
+		return nil, "", mapErr(err)
+	}
+	defer rows.Close()
+	var out []*workspace.ActivityLog
+	for rows.Next() {
+		var l workspace.ActivityLog
+		var meta []byte
+		if err := rows.Scan(&l.ID, &l.UserID, &l.Action, &meta, &l.IPAddress, &l.UserAgent, &l.CreatedAt); err != nil {
+			return nil, "", mapErr(err)
+		}
+		if meta != nil {
+			l.Metadata = meta
+		}
+		out = append(out, &l)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", mapErr(err)
+	}
+	out, next := workspace.Paginate(out, limit, func(l *workspace.ActivityLog) int64 { return int64(l.ID) })
+	return out, next, nil
+}

@@ -1,0 +1,244 @@
+// Package sqlite implements workspace.Store on an embedded SQLite file with
+// the pure-Go modernc.org/sqlite driver, so the binary needs no cgo.
+//
+// One connection writes (transactions begin IMMEDIATE, so writers queue on
+// busy_timeout instead of failing with "database is locked" mid-transaction)
+// and a pool of read-only connections reads concurrently thanks to WAL.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"workspace"
+	"workspace/internal/migrate"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migrations returns the embedded migration files.
+func Migrations() fs.FS {
+	sub, _ := fs.Sub(migrationFiles, "migrations")
+	return sub
+}
+
+// DB is a SQLite database.
+type DB struct {
+	path  string
+	write *sql.DB // exactly one connection
+	read  *sql.DB // read-only pool
+
+	// Now returns the current time; tests may replace it.
+	Now func() time.Time
+}
+
+var _ workspace.Store = (*DB)(nil)
+
+// Open opens (creating if needed) the database file at path. Its directory is
+// created 0700 and the file 0600. It does not migrate: call Migrate.
+func Open(path string) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: empty path")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	// Create the file ourselves so its mode is 0600 from the first byte.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create database file: %w", err)
+	}
+	f.Close()
+
+	// busy_timeout first (the driver orders it so), then the rest. auto_vacuum
+	// only takes effect on a new file: it lets `activity prune` give space back.
+	pragmas := url.Values{"_pragma": {
+		"busy_timeout(10000)", "auto_vacuum(incremental)", "journal_mode(WAL)",
+		"foreign_keys(1)", "synchronous(NORMAL)",
+	}}
+	wq := url.Values{"_pragma": pragmas["_pragma"], "_txlock": {"immediate"}}
+	write, err := sql.Open("sqlite", "file:"+path+"?"+wq.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+
+	rq := url.Values{"_pragma": append(pragmas["_pragma"], "query_only(1)")}
+	read, err := sql.Open("sqlite", "file:"+path+"?"+rq.Encode())
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0)*2)
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+
+	db := &DB{path: path, write: write, read: read, Now: workspace.Now}
+	if err := write.Ping(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// Path returns the database file path.
+func (db *DB) Path() string { return db.path }
+
+// Close closes every connection.
+func (db *DB) Close() error {
+	return errors.Join(db.read.Close(), db.write.Close())
+}
+
+// Ping reports whether the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	if err := db.read.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return mapErr(err)
+	}
+	return nil
+}
+
+// Migrate applies the pending migrations and returns their names.
+func (db *DB) Migrate(ctx context.Context) ([]string, error) {
+	return migrate.Up(ctx, db.write, goose.DialectSQLite3, Migrations())
+}
+
+// MigrationStatus reports the applied and pending migrations.
+func (db *DB) MigrationStatus(ctx context.Context) (migrate.Status, error) {
+	return migrate.GetStatus(ctx, db.write, goose.DialectSQLite3, Migrations())
+}
+
+// CheckSchema fails if the database is not exactly at the binary's version.
+func (db *DB) CheckSchema(ctx context.Context) error {
+	return migrate.Check(ctx, db.write, goose.DialectSQLite3, Migrations())
+}
+
+// SQL returns the writer connection, for tools and tests that need raw SQL.
+func (db *DB) SQL() *sql.DB { return db.write }
+
+// Tx is a write transaction whose writes all share one timestamp.
+type Tx struct {
+	*sql.Tx
+	now time.Time
+}
+
+func (db *DB) begin(ctx context.Context) (*Tx, error) {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return &Tx{Tx: tx, now: workspace.Truncate(db.Now())}, nil
+}
+
+// timeLayout is the fixed-width UTC text form of every timestamp.
+const timeLayout = "2006-01-02 15:04:05.000000"
+
+func fmtTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+func fmtNullTime(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return fmtTime(*t)
+}
+
+// timeScanner scans a text timestamp into a time.Time.
+type timeScanner struct{ dst *time.Time }
+
+func (s timeScanner) Scan(v any) error {
+	str, ok := asString(v)
+	if !ok {
+		return fmt.Errorf("timestamp: unexpected %T", v)
+	}
+	t, err := parseTime(str)
+	if err != nil {
+		return err
+	}
+	*s.dst = t
+	return nil
+}
+
+// nullTimeScanner scans a nullable text timestamp into a *time.Time.
+type nullTimeScanner struct{ dst **time.Time }
+
+func (s nullTimeScanner) Scan(v any) error {
+	if v == nil {
+		*s.dst = nil
+		return nil
+	}
+	var t time.Time
+	if err := (timeScanner{&t}).Scan(v); err != nil {
+		return err
+	}
+	*s.dst = &t
+	return nil
+}
+
+func asString(v any) (string, bool) {
+	switch v := v.(type) {
+	case string:
+		return v, true
+	case []byte:
+		return string(v), true
+	case time.Time:
+		return fmtTime(v), true
+	}
+	return "", false
+}
+
+func parseTime(s string) (time.Time, error) {
+	// Accept the fixed layout and shorter fractions (rows written by hand
+	// with the sqlite3 CLI).
+	for _, layout := range []string{timeLayout, "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999Z07:00"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("timestamp: cannot parse %q", s)
+}
+
+// mapErr translates driver errors to application errors by code, never by
+// message text. Errors it does not recognise are returned unchanged (and
+// read as EINTERNAL).
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return workspace.Errorf(workspace.ENOTFOUND, "Not found.")
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return &workspace.Error{Code: workspace.ECONFLICT, Message: "Already exists."}
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return &workspace.Error{Code: workspace.ECONFLICT, Message: "Still referenced by other records."}
+		case sqlite3.SQLITE_CONSTRAINT_CHECK, sqlite3.SQLITE_CONSTRAINT_NOTNULL:
+			return &workspace.Error{Code: workspace.EUNPROCESSABLE, Message: "Refused by a database constraint."}
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_BUSY_SNAPSHOT:
+			return &workspace.Error{Code: workspace.EUNAVAILABLE, Message: "The database is busy; try again.", RetryAfter: time.Second}
+		}
+	}
+	if errors.Is(err, driver.ErrBadConn) {
+		return &workspace.Error{Code: workspace.EUNAVAILABLE, Message: "The database is unavailable.", RetryAfter: time.Second}
+	}
+	return err
+}

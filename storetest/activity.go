@@ -1,0 +1,80 @@
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"workspace"
+)
+
+func testActivity(t *testing.T, newStore NewStore) {
+	// Ensure audit rows carry actor, IP and agent and never a secret.
+	t.Run("WriteRedacted", func(t *testing.T) {
+		s := newStore(t)
+		u := MustCreateUser(t, s, "alice", nil)
+		err := s.WriteAudit(ctxAs(u), workspace.Audit{Action: workspace.ActionLoginFailed, Metadata: map[string]any{
+			"login": "alice", "password": "hunter22", "nested": map[string]any{"refresh_token": "abc"},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		logs := mustLogs(t, s, workspace.ActivityFilter{Action: ptr(workspace.ActionLoginFailed)})
+		if len(logs) != 1 {
+			t.Fatalf("rows = %d", len(logs))
+		}
+		l := logs[0]
+		if strings.Contains(string(l.Metadata), "hunter22") || strings.Contains(string(l.Metadata), "abc") {
+			t.Fatalf("secret stored: %s", l.Metadata)
+		}
+		var meta map[string]any
+		if err := json.Unmarshal(l.Metadata, &meta); err != nil || meta["login"] != "alice" {
+			t.Fatalf("metadata = %s (%v)", l.Metadata, err)
+		}
+		if l.UserID == nil || *l.UserID != u.ID || l.IPAddress == nil || *l.IPAddress != "203.0.113.7" ||
+			l.UserAgent == nil || *l.UserAgent != "storetest/1.0" {
+			t.Fatalf("row = %+v", l)
+		}
+	})
+
+	// Ensure the filters and the cursor select the right rows.
+	t.Run("Filter", func(t *testing.T) {
+		s := newStore(t)
+		a := MustCreateUser(t, s, "alice", nil)
+		b := MustCreateUser(t, s, "bob", nil)
+		for i := 0; i < 3; i++ {
+			if err := s.WriteAudit(ctxAs(b), workspace.Audit{Action: "auth.login_failed"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := len(mustLogs(t, s, workspace.ActivityFilter{UserID: &b.ID})); n != 4 { // user.create + 3
+			t.Fatalf("bob's rows = %d, want 4", n)
+		}
+		if n := len(mustLogs(t, s, workspace.ActivityFilter{UserID: &a.ID})); n != 1 {
+			t.Fatalf("alice's rows = %d, want 1", n)
+		}
+		if n := len(mustLogs(t, s, workspace.ActivityFilter{Action: ptr("auth.*")})); n != 3 {
+			t.Fatalf("auth.* rows = %d, want 3", n)
+		}
+		if n := len(mustLogs(t, s, workspace.ActivityFilter{Action: ptr("auth.")})); n != 0 {
+			t.Fatalf("exact 'auth.' rows = %d, want 0", n)
+		}
+		future := time.Now().Add(time.Hour)
+		if n := len(mustLogs(t, s, workspace.ActivityFilter{Since: &future})); n != 0 {
+			t.Fatalf("rows since the future = %d", n)
+		}
+		if n := len(mustLogs(t, s, workspace.ActivityFilter{Until: &future})); n != 5 {
+			t.Fatalf("rows until the future = %d, want 5", n)
+		}
+		first, next, err := s.FindActivityLogs(context.Background(), workspace.ActivityFilter{Limit: 3})
+		if err != nil || len(first) != 3 || next == "" {
+			t.Fatalf("page 1: %d rows, next %q, %v", len(first), next, err)
+		}
+		rest, next2, err := s.FindActivityLogs(context.Background(), workspace.ActivityFilter{Limit: 3, Cursor: next})
+		if err != nil || len(rest) != 2 || next2 != "" || rest[0].ID >= first[2].ID {
+			t.Fatalf("page 2: %d rows, next %q, %v", len(rest), next2, err)
+		}
+	})
+}
