@@ -3,9 +3,13 @@ module workspace
 go 1.26.8
 
 require (
+	github.com/danielgtaylor/huma/v2 v2.37.2
+	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/google/go-cmp v0.7.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/pressly/goose/v3 v3.30.0
+	golang.org/x/crypto v0.58.0
+	golang.org/x/term v0.48.0
 	modernc.org/sqlite v1.62.0
 )
 

@@ -176,4 +176,3 @@ func mapErr(err error) error {
 func unavailable() error {
 	return &workspace.Error{Code: workspace.EUNAVAILABLE, Message: "The database is unavailable; try again.", RetryAfter: 2 * time.Second}
 }
-

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		env        []string
+		wantErr    string
+		wantAddr   string
+		wantEngine string
+		wantTarget string
+	}{
+		{name: "Defaults", wantAddr: ":4000", wantEngine: "sqlite", wantTarget: "data/workspace.db"},
+		{name: "Port", env: []string{"API_PORT", "8080"}, wantAddr: ":8080", wantEngine: "sqlite", wantTarget: "data/workspace.db"},
+		{name: "BadPort", env: []string{"API_PORT", "http"}, wantErr: "API_PORT"},
+		{name: "DatabaseURL", env: []string{"DATABASE_URL", "postgres://u:p@db/ws"}, wantAddr: ":4000", wantEngine: "postgres", wantTarget: "postgres://u:p@db/ws"},
+		{name: "SQLiteURL", env: []string{"DATABASE_URL", "sqlite:///var/lib/ws/x.db"}, wantAddr: ":4000", wantEngine: "sqlite", wantTarget: "/var/lib/ws/x.db"},
+		{name: "DBParts", env: []string{"DB_HOST", "db.lan", "DB_NAME", "ws", "DB_USER", "app", "DB_PASSWORD", "p@ss/word", "DB_SSLMODE", "verify-full"},
+			wantAddr: ":4000", wantEngine: "postgres", wantTarget: "postgres://app:p%40ss%2Fword@db.lan:5432/ws?sslmode=verify-full"},
+		{name: "LowCost", env: []string{"BCRYPT_COST", "9"}, wantErr: "BCRYPT_COST"},
+		{name: "ShortSecret", env: []string{"JWT_SECRET", "short"}, wantErr: "JWT_SECRET"},
+		{name: "BadProxy", env: []string{"TRUSTED_PROXIES", "10.0.0.0/33"}, wantErr: "TRUSTED_PROXIES"},
+		{name: "BadLevel", env: []string{"LOG_LEVEL", "loud"}, wantErr: "LOG_LEVEL"},
+		{name: "BadRegistration", env: []string{"ALLOW_REGISTRATION", "perhaps"}, wantErr: "ALLOW_REGISTRATION"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			err := cfg.LoadEnv(env(tc.env...))
+			if err == nil {
+				err = cfg.Validate()
+			}
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one naming %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			engine, target := cfg.Engine()
+			if cfg.Addr != tc.wantAddr || engine != tc.wantEngine || target != tc.wantTarget {
+				t.Fatalf("addr %q engine %q target %q", cfg.Addr, engine, target)
+			}
+		})
+	}
+}

@@ -1,0 +1,224 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"workspace"
+)
+
+type ctxKey int
+
+const requestIDKey ctxKey = iota
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// statusRecorder remembers the status written, for the request log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// base is the outer middleware of every request: request id, client
+// address, panic recovery, security headers, CORS and the request log.
+func (s *Server) base(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		var b [8]byte
+		rand.Read(b[:])
+		id := hex.EncodeToString(b[:])
+		ip := s.clientIP(r)
+
+		h := w.Header()
+		h.Set("X-Request-Id", id)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		if !strings.HasPrefix(r.URL.Path, "/api/v1/docs") {
+			h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+			h.Set("Cache-Control", "no-store")
+		}
+		if s.cors(w, r) {
+			return
+		}
+
+		ctx := context.WithValue(r.Context(), requestIDKey, id)
+		ctx = workspace.NewContextWithActor(ctx, workspace.Actor{IP: ip, UserAgent: r.UserAgent()})
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.Logger.Error("panic", slog.String("request_id", id), slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
+				if rec.status == 0 {
+					writeProblem(rec, http.StatusInternalServerError, workspace.EINTERNAL, "Internal error.")
+				}
+			}
+			s.Logger.LogAttrs(ctx, slog.LevelInfo, "request",
+				slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+				slog.Int("status", rec.status), slog.Duration("duration", time.Since(start)), slog.String("ip", ip))
+		}()
+		r = r.WithContext(ctx)
+		if h, pattern := s.mux.Handler(r); pattern == "" {
+			unmatched(h, rec, r)
+			return
+		}
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// writeProblem writes a problem document outside huma (panics, 404s of the
+// plain mux).
+func writeProblem(w http.ResponseWriter, status int, code, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(&Problem{Title: http.StatusText(status), Status: status, Code: code, Detail: detail})
+}
+
+// cors answers preflights and sets CORS headers for allowed origins only.
+// It reports whether the request was fully answered.
+func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return false
+	}
+	w.Header().Add("Vary", "Origin")
+	allowed := slices.Contains(s.AllowedOrigins, origin) || slices.Contains(s.AllowedOrigins, "*")
+	if allowed {
+		w.Header().Set("Access-Control-Allow-Origin", origin)
+		w.Header().Set("Access-Control-Expose-Headers", "Retry-After, X-Request-Id")
+	}
+	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+		if allowed {
+			w.Header().Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE")
+			w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+			w.Header().Set("Access-Control-Max-Age", "600")
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return true
+	}
+	return false
+}
+
+// clientIP is the socket peer, unless the peer is a trusted proxy: then the
+// right-most X-Forwarded-For address that is not itself a trusted proxy.
+func (s *Server) clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	peer = peer.Unmap()
+	if !s.trusted(peer) {
+		return peer.String()
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		a = a.Unmap()
+		if !s.trusted(a) {
+			return a.String()
+		}
+		peer = a
+	}
+	return peer.String()
+}
+
+func (s *Server) trusted(a netip.Addr) bool {
+	for _, p := range s.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// Operation metadata keys read by the auth middleware.
+const (
+	metaAdmin = "admin"
+)
+
+// bearer is the security requirement of authenticated operations.
+var bearer = []map[string][]string{{"bearer": {}}}
+
+// authenticate is the huma middleware that enforces each operation's
+// security: a valid access token for every operation that declares one,
+// and the admin role for operations marked admin.
+func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
+	op := ctx.Operation()
+	if len(op.Security) == 0 {
+		next(ctx)
+		return
+	}
+	token, ok := strings.CutPrefix(ctx.Header("Authorization"), "Bearer ")
+	if !ok || token == "" {
+		ctx.SetHeader("WWW-Authenticate", `Bearer realm="workspace"`)
+		huma.WriteErr(s.api, ctx, http.StatusUnauthorized, "Missing bearer access token.")
+		return
+	}
+	u, sess, err := s.Auth.Authenticate(ctx.Context(), token)
+	if err != nil {
+		if workspace.ErrorCode(err) == workspace.EUNAUTHORIZED {
+			ctx.SetHeader("WWW-Authenticate", `Bearer realm="workspace", error="invalid_token"`)
+		}
+		s.writeErr(ctx, err)
+		return
+	}
+	if admin, _ := op.Metadata[metaAdmin].(bool); admin && u.Role != workspace.RoleAdmin {
+		huma.WriteErr(s.api, ctx, http.StatusForbidden, "This operation needs the admin role.")
+		return
+	}
+	actor := workspace.ActorFromContext(ctx.Context())
+	actor.UserID, actor.Username, actor.Role, actor.SessionID = u.ID, u.Username, u.Role, sess.ID
+	next(huma.WithContext(ctx, workspace.NewContextWithActor(ctx.Context(), actor)))
+}
+
+// writeErr writes an application error from a middleware.
+func (s *Server) writeErr(ctx huma.Context, err error) {
+	p := s.Error(ctx.Context(), err).(*Problem)
+	for k, v := range p.headers {
+		ctx.SetHeader(k, v[0])
+	}
+	ctx.SetHeader("Content-Type", "application/problem+json")
+	ctx.SetStatus(p.Status)
+	s.api.Marshal(ctx.BodyWriter(), "application/json", p)
+}

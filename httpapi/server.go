@@ -1,0 +1,63 @@
+// Package httpapi is the JSON API: huma operations on the standard
+// library's ServeMux, which generate the OpenAPI 3.1 document served at
+// /api/v1/openapi.json, so the document cannot drift from the code.
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"net/netip"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+
+	"workspace"
+	"workspace/auth"
+)
+
+// Server is the HTTP API. Set the fields, then call Handler.
+type Server struct {
+	Store  workspace.Store
+	Auth   *auth.Service
+	Logger *slog.Logger
+
+	// AllowRegistration lets anyone create an account. The first account
+	// (which becomes admin) can always be registered.
+	AllowRegistration bool
+	// AllowedOrigins are the browser origins granted CORS ("*": any).
+	AllowedOrigins []string
+	// TrustedProxies are the peers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// MaxBodyBytes bounds every request body (413 beyond).
+	MaxBodyBytes int64
+
+	mux *http.ServeMux
+	api huma.API
+}
+
+// Handler builds the routes and returns the server's handler.
+func (s *Server) Handler() http.Handler {
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	if s.MaxBodyBytes <= 0 {
+		s.MaxBodyBytes = 1 << 20
+	}
+	installErrors()
+	s.mux = http.NewServeMux()
+	cfg := huma.DefaultConfig("Workspace API", workspace.Version)
+	cfg.Info.Description = "Backend of a team workspace: accounts, chat, calendar, goods-receiving lots, shortcuts and an audit trail."
+	cfg.OpenAPIPath = "/api/v1/openapi"
+	cfg.DocsPath = "/api/v1/docs"
+	cfg.SchemasPath = "/api/v1/schemas"
+	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		"bearer": {Type: "http", Scheme: "bearer", BearerFormat: "JWT", Description: "Access token from /api/v1/auth/login or /refresh."},
+	}
+	s.api = humago.New(s.mux, cfg)
+	s.api.UseMiddleware(s.authenticate)
+	s.routes()
+	return s.base(s.mux)
+}
+
+// API returns the huma API (for tests that read the OpenAPI document).
+func (s *Server) API() huma.API { return s.api }
