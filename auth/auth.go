@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -42,7 +43,7 @@ func DefaultConfig(secret []byte) Config {
 		RefreshTTL:      30 * 24 * time.Hour,
 		RefreshGrace:    30 * time.Second,
 		BcryptCost:      DefaultBcryptCost,
-		HashConcurrency: 1,
+		HashConcurrency: max(1, runtime.GOMAXPROCS(0)/2),
 		HashWait:        5 * time.Second,
 		SessionCacheTTL: 4 * time.Second,
 	}

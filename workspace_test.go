@@ -1,0 +1,113 @@
+package workspace_test
+
+import (
+	"testing"
+	"time"
+
+	"workspace"
+)
+
+func TestCursorRoundTrip(t *testing.T) {
+	for _, id := range []int64{1, 42, 1 << 40} {
+		got, err := workspace.DecodeCursor(workspace.EncodeCursor(id))
+		if err != nil || got != id {
+			t.Fatalf("round trip of %d = %d, %v", id, got, err)
+		}
+	}
+	for _, bad := range []string{"x", "aQ", "!!!", workspace.EncodeCursor(0)[:2], "aTA"} {
+		if _, err := workspace.DecodeCursor(bad); workspace.ErrorCode(err) != workspace.EINVALID {
+			t.Fatalf("DecodeCursor(%q) error = %v, want EINVALID", bad, err)
+		}
+	}
+}
+
+// FuzzDecodeCursor: any string decodes to a positive id that re-encodes to
+// an equivalent cursor, or to EINVALID; never a panic.
+func FuzzDecodeCursor(f *testing.F) {
+	f.Add(workspace.EncodeCursor(7))
+	f.Add("")
+	f.Add("aS0x")
+	f.Fuzz(func(t *testing.T, s string) {
+		id, err := workspace.DecodeCursor(s)
+		if err != nil {
+			if workspace.ErrorCode(err) != workspace.EINVALID {
+				t.Fatalf("error code %q", workspace.ErrorCode(err))
+			}
+			return
+		}
+		if s != "" && id <= 0 {
+			t.Fatalf("id %d from %q", id, s)
+		}
+	})
+}
+
+func TestRedactMetadata(t *testing.T) {
+	in := map[string]any{
+		"lot_id": 7, "password": "p", "new_password": "p", "refresh_token": "t", "api_key": "k",
+		"nested": map[string]any{"Authorization": "Bearer x", "ok": "yes"},
+		"list":   []any{map[string]any{"secret": "s"}},
+	}
+	out := workspace.RedactMetadata(in)
+	for _, k := range []string{"password", "new_password", "refresh_token", "api_key"} {
+		if out[k] != workspace.Redacted {
+			t.Errorf("%s = %v", k, out[k])
+		}
+	}
+	if out["lot_id"] != 7 || out["nested"].(map[string]any)["ok"] != "yes" ||
+		out["nested"].(map[string]any)["Authorization"] != workspace.Redacted ||
+		out["list"].([]any)[0].(map[string]any)["secret"] != workspace.Redacted {
+		t.Fatalf("redacted = %v", out)
+	}
+	if in["password"] != "p" {
+		t.Fatal("input modified")
+	}
+}
+
+func TestDecideRotation(t *testing.T) {
+	now := time.Now()
+	recent, old := now.Add(-time.Second), now.Add(-time.Hour)
+	for _, tc := range []struct {
+		rotated   *time.Time
+		successor bool
+		want      workspace.RotationOutcome
+	}{
+		{nil, false, workspace.RotateNow},
+		{&recent, true, workspace.RotateRepeat},
+		{&recent, false, workspace.RotateReuse}, // the successor was already used
+		{&old, true, workspace.RotateReuse},
+	} {
+		if got := workspace.DecideRotation(tc.rotated, tc.successor, now, 30*time.Second); got != tc.want {
+			t.Errorf("DecideRotation(%v, %v) = %v, want %v", tc.rotated, tc.successor, got, tc.want)
+		}
+	}
+}
+
+func TestValidateUser(t *testing.T) {
+	email := func(s string) *string { return &s }
+	for _, tc := range []struct {
+		u     workspace.User
+		field string
+	}{
+		{workspace.User{Username: "abc", PasswordHash: "h"}, ""},
+		{workspace.User{Username: "a.b_c-1", Email: email("a.b+c@ex-ample.co.uk"), PasswordHash: "h"}, ""},
+		{workspace.User{Username: "ab", PasswordHash: "h"}, "username"},
+		{workspace.User{Username: "-abc", PasswordHash: "h"}, "username"},
+		{workspace.User{Username: "a@b", PasswordHash: "h"}, "username"},
+		{workspace.User{Username: "abc", Email: email("a@b"), PasswordHash: "h"}, "email"},
+		{workspace.User{Username: "abc", Email: email("a b@c.de"), PasswordHash: "h"}, "email"},
+		{workspace.User{Username: "abc", Role: "root", PasswordHash: "h"}, "role"},
+		{workspace.User{Username: "abc"}, "password"},
+	} {
+		err := tc.u.Validate()
+		if tc.field == "" {
+			if err != nil {
+				t.Errorf("%+v: %v", tc.u, err)
+			}
+			continue
+		}
+		e, ok := err.(*workspace.Error)
+		if !ok || e.Code != workspace.EINVALID || e.Fields[0].Field != tc.field {
+			t.Errorf("%+v: error %v, want EINVALID on %s", tc.u, err, tc.field)
+		}
+	}
+}
