@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Lists use keyset pagination on the id: a cursor is the opaque encoding of
@@ -63,4 +64,30 @@ func Paginate[T any](rows []T, limit int, id func(T) int64) ([]T, string) {
 	}
 	rows = rows[:limit]
 	return rows, EncodeCursor(id(rows[limit-1]))
+}
+
+// EncodeTimeCursor returns the cursor that continues after (t, id), for
+// lists ordered by a timestamp and then id.
+func EncodeTimeCursor(t time.Time, id int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("t" + strconv.FormatInt(t.UnixMicro(), 10) + "_" + strconv.FormatInt(id, 10)))
+}
+
+// DecodeTimeCursor parses a cursor made by EncodeTimeCursor; ok is false for
+// the empty cursor. Returns EINVALID for anything else.
+func DecodeTimeCursor(s string) (t time.Time, id int64, ok bool, err error) {
+	if s == "" {
+		return time.Time{}, 0, false, nil
+	}
+	bad := Invalid("cursor", "is not a cursor returned by this API")
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) < 4 || b[0] != 't' {
+		return time.Time{}, 0, false, bad
+	}
+	ts, is, found := strings.Cut(string(b[1:]), "_")
+	micros, err1 := strconv.ParseInt(ts, 10, 64)
+	id, err2 := strconv.ParseInt(is, 10, 64)
+	if !found || err1 != nil || err2 != nil || id <= 0 {
+		return time.Time{}, 0, false, bad
+	}
+	return time.UnixMicro(micros).UTC(), id, true, nil
 }

@@ -7,6 +7,8 @@ import "context"
 type Store interface {
 	UserStore
 	SessionStore
+	MessageStore
+	CalendarEventStore
 	ActivityStore
 	AuditWriter
 	// Ping reports whether the database answers (for /readyz).

@@ -19,6 +19,8 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("User", func(t *testing.T) { testUser(t, newStore) })
 	t.Run("Session", func(t *testing.T) { testSession(t, newStore) })
 	t.Run("Activity", func(t *testing.T) { testActivity(t, newStore) })
+	t.Run("Message", func(t *testing.T) { testMessage(t, newStore) })
+	t.Run("Calendar", func(t *testing.T) { testCalendar(t, newStore) })
 }
 
 // ctxAs returns a context whose actor is u (nil: anonymous) from a fixed

@@ -1,0 +1,247 @@
+package workspace
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Message is a chat message (the seed's messages table). Username is the
+// author's, joined for display.
+type Message struct {
+	ID             int        `json:"id"`
+	UserID         int        `json:"user_id"`
+	Username       string     `json:"username"`
+	ConversationID string     `json:"conversation_id"`
+	Text           string     `json:"text"`
+	IsRead         bool       `json:"is_read" doc:"Direct conversations: read by the recipient."`
+	CreatedAt      time.Time  `json:"created_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
+	DeletedAt      *time.Time `json:"deleted_at"`
+}
+
+// MaxMessageLen bounds a message's text, in characters.
+const MaxMessageLen = 10_000
+
+// DefaultChannel is the conversation of a message sent without one.
+const DefaultChannel = "general"
+
+// Conversation kinds.
+const (
+	KindDirect  = "direct"
+	KindChannel = "channel"
+)
+
+// ConversationRef is a parsed conversation id.
+type ConversationRef struct {
+	ID   string
+	Kind string
+	A, B int // the two users of a direct conversation, A < B
+}
+
+var channelRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+
+// ParseConversation parses a conversation id: "dm:<a>:<b>" with user ids
+// a < b is a direct conversation; a channel name is 1-64 characters of
+// a-z, 0-9, '.', '_', '-'. Returns EINVALID for anything else.
+func ParseConversation(id string) (ConversationRef, error) {
+	if rest, ok := strings.CutPrefix(id, "dm:"); ok {
+		as, bs, ok := strings.Cut(rest, ":")
+		a, errA := strconv.Atoi(as)
+		b, errB := strconv.Atoi(bs)
+		if !ok || errA != nil || errB != nil || a <= 0 || b <= a || strconv.Itoa(a) != as || strconv.Itoa(b) != bs {
+			return ConversationRef{}, Invalid("conversation_id", "a direct conversation is dm:<a>:<b> with user ids a < b")
+		}
+		return ConversationRef{ID: id, Kind: KindDirect, A: a, B: b}, nil
+	}
+	if !channelRE.MatchString(id) {
+		return ConversationRef{}, Invalid("conversation_id", "a channel is 1-64 characters of a-z, 0-9, '.', '_', '-' (or dm:<a>:<b>)")
+	}
+	return ConversationRef{ID: id, Kind: KindChannel}, nil
+}
+
+// DirectConversation returns the id of the direct conversation of two users.
+func DirectConversation(u1, u2 int) string {
+	a, b := min(u1, u2), max(u1, u2)
+	return fmt.Sprintf("dm:%d:%d", a, b)
+}
+
+// CanRead reports whether the user may read the conversation: channels are
+// readable by every signed-in user, direct conversations by their two users.
+func (c ConversationRef) CanRead(userID int) bool {
+	return userID != 0 && (c.Kind == KindChannel || c.A == userID || c.B == userID)
+}
+
+// Other returns the other user of a direct conversation.
+func (c ConversationRef) Other(userID int) int {
+	if c.A == userID {
+		return c.B
+	}
+	return c.A
+}
+
+// ValidateText checks a text field: valid UTF-8, no NUL (PostgreSQL cannot
+// store it), not blank, at most max characters.
+func ValidateText(v *Validation, field, s string, maxLen int, required bool) {
+	switch {
+	case !utf8.ValidString(s):
+		v.Add(field, "must be valid UTF-8")
+	case strings.ContainsRune(s, 0):
+		v.Add(field, "must not contain NUL characters")
+	case required && strings.TrimSpace(s) == "":
+		v.Add(field, "must not be empty")
+	case utf8.RuneCountInString(s) > maxLen:
+		v.Add(field, "must be at most %d characters", maxLen)
+	}
+}
+
+// Validate checks a message before it is stored.
+func (m *Message) Validate() error {
+	var v Validation
+	if _, err := ParseConversation(m.ConversationID); err != nil {
+		return err
+	}
+	ValidateText(&v, "text", m.Text, MaxMessageLen, true)
+	return v.Err()
+}
+
+// CanEditMessage reports whether the actor may edit m: its author, while
+// it is not deleted.
+func CanEditMessage(a Actor, m *Message) bool { return a.UserID == m.UserID && m.DeletedAt == nil }
+
+// CanDeleteMessage reports whether the actor may delete m: its author, or
+// an admin (moderation).
+func CanDeleteMessage(a Actor, m *Message) bool { return a.UserID == m.UserID || a.IsAdmin() }
+
+// Redact hides the text of a deleted message from everyone but admins.
+func (m *Message) Redact(a Actor) {
+	if m.DeletedAt != nil && !a.IsAdmin() {
+		m.Text = ""
+	}
+}
+
+// MessageFilter selects the messages of one conversation. With After the
+// page is the oldest messages newer than After, oldest first (catching up);
+// otherwise the newest messages older than Before (0: the newest), newest
+// first.
+type MessageFilter struct {
+	ConversationID string
+	Before, After  int
+	Limit          int
+}
+
+// ConversationSummary is a conversation as its reader lists it.
+type ConversationSummary struct {
+	ID          string   `json:"id"`
+	Kind        string   `json:"kind" enum:"direct,channel"`
+	UserIDs     []int    `json:"user_ids,omitempty" doc:"The two users of a direct conversation."`
+	LastMessage *Message `json:"last_message"`
+	UnreadCount int      `json:"unread_count"`
+}
+
+// UnreadCounts is a user's unread messages, in total and per conversation.
+type UnreadCounts struct {
+	Total         int            `json:"total"`
+	Conversations map[string]int `json:"conversations"`
+}
+
+// MessageStore persists chat. Reads take the reader's id and return only
+// what they may read. Sending and marking read are not audited (the rows
+// are their own record); edits and deletions are.
+type MessageStore interface {
+	// CreateMessage stores m (filling ID, Username, timestamps) from the
+	// actor. Returns EINVALID, and ENOTFOUND if the actor may not write to
+	// the conversation (not one of a direct conversation's users, or the
+	// other user does not exist).
+	CreateMessage(ctx context.Context, m *Message) error
+	// FindMessageByID returns ENOTFOUND if there is no such message or
+	// readerID may not read its conversation.
+	FindMessageByID(ctx context.Context, readerID, id int) (*Message, error)
+	// FindMessages returns a page of a conversation and whether more exist
+	// in that direction. Returns ENOTFOUND if readerID may not read it.
+	FindMessages(ctx context.Context, readerID int, f MessageFilter) ([]*Message, bool, error)
+	// UpdateMessageText edits a message (author only, not deleted).
+	// Returns ENOTFOUND or EFORBIDDEN.
+	UpdateMessageText(ctx context.Context, id int, text string) (*Message, error)
+	// DeleteMessage soft-deletes a message (author or admin). Returns
+	// ENOTFOUND (also if already deleted) or EFORBIDDEN.
+	DeleteMessage(ctx context.Context, id int) (*Message, error)
+	// MarkMessageRead marks one message read by readerID: the is_read flag
+	// of a direct message to them, or their read cursor of a channel.
+	// Returns ENOTFOUND.
+	MarkMessageRead(ctx context.Context, readerID, id int) (*Message, error)
+	// MarkConversationRead marks a whole conversation read by readerID.
+	// Returns ENOTFOUND if they may not read it.
+	MarkConversationRead(ctx context.Context, readerID int, conversationID string) error
+	// FindConversations lists the conversations readerID can read that
+	// have messages (or were opened), most recent first, with unread counts.
+	FindConversations(ctx context.Context, readerID int) ([]*ConversationSummary, error)
+	// OpenDirectConversation records the direct conversation of the actor
+	// and otherID (so it is listed) and returns it. ENOTFOUND if otherID
+	// does not exist; EINVALID for oneself.
+	OpenDirectConversation(ctx context.Context, otherID int) (*ConversationSummary, error)
+	// CountUnread returns readerID's unread counts.
+	CountUnread(ctx context.Context, readerID int) (*UnreadCounts, error)
+	// FindRecentMessages reads the recent_messages view (last 24 h) for the
+	// conversations readerID may read, newest first.
+	FindRecentMessages(ctx context.Context, readerID int, cursor string, limit int) ([]*Message, string, error)
+}
+
+// Message audit actions.
+const (
+	ActionMessageUpdate = "message.update"
+	ActionMessageDelete = "message.delete"
+)
+
+// MessageAudit is the audit row of an edit or deletion: ids only, never the text.
+func MessageAudit(action string, m *Message) Audit {
+	return Audit{Action: action, Metadata: map[string]any{"message_id": m.ID, "conversation_id": m.ConversationID, "author_id": m.UserID}}
+}
+
+// SortConversations orders conversations by their last message, newest
+// first; conversations without messages come last, by id.
+func SortConversations(list []*ConversationSummary) {
+	last := func(c *ConversationSummary) int {
+		if c.LastMessage == nil {
+			return 0
+		}
+		return c.LastMessage.ID
+	}
+	slices.SortFunc(list, func(a, b *ConversationSummary) int {
+		if d := last(b) - last(a); d != 0 {
+			return d
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+}
+
+// SumUnread totals the unread counts of a conversation list.
+func SumUnread(list []*ConversationSummary) *UnreadCounts {
+	u := &UnreadCounts{Conversations: map[string]int{}}
+	for _, c := range list {
+		if c.UnreadCount > 0 {
+			u.Conversations[c.ID] = c.UnreadCount
+			u.Total += c.UnreadCount
+		}
+	}
+	return u
+}
+
+// FindConversation returns one conversation of readerID's list.
+func FindConversation(ctx context.Context, s MessageStore, readerID int, id string) (*ConversationSummary, error) {
+	list, err := s.FindConversations(ctx, readerID)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range list {
+		if c.ID == id {
+			return c, nil
+		}
+	}
+	return nil, Errorf(ENOTFOUND, "Conversation not found.")
+}

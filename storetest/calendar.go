@@ -1,0 +1,184 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"workspace"
+)
+
+func mustEvent(tb testing.TB, s workspace.Store, owner *workspace.User, title string, start time.Time, d time.Duration, attendees ...string) *workspace.CalendarEvent {
+	tb.Helper()
+	e := &workspace.CalendarEvent{Title: title, StartTime: start, EndTime: start.Add(d), Attendees: attendees}
+	if err := s.CreateCalendarEvent(ctxAs(owner), e); err != nil {
+		tb.Fatalf("CreateCalendarEvent(%s): %v", title, err)
+	}
+	return e
+}
+
+func titles(events []*workspace.CalendarEvent) string {
+	var out []string
+	for _, e := range events {
+		out = append(out, e.Title)
+	}
+	return fmt.Sprint(out)
+}
+
+func testCalendar(t *testing.T, newStore NewStore) {
+	day := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+
+	// Ensure an event round-trips exactly, arrays and NULLs included.
+	t.Run("CreateOK", func(t *testing.T) {
+		s := newStore(t)
+		a := MustCreateUser(t, s, "alice", nil)
+		loc := "Salle 2 — étage"
+		e := &workspace.CalendarEvent{Title: "Réunion", Location: &loc, StartTime: day.Add(9*time.Hour + 123456*time.Microsecond),
+			EndTime: day.Add(10 * time.Hour), Attendees: []string{"Bob", "bob", "Carol@Example.com"}}
+		if err := s.CreateCalendarEvent(ctxAs(a), e); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.FindCalendarEventByID(context.Background(), a, e.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Title != "Réunion" || *got.Location != loc || got.Description != nil || !got.StartTime.Equal(e.StartTime) ||
+			fmt.Sprint(got.Attendees) != "[bob carol@example.com]" || got.UserID != a.ID {
+			t.Fatalf("read back = %+v", got)
+		}
+		if n := len(mustLogs(t, s, workspace.ActivityFilter{Action: ptr(workspace.ActionEventCreate)})); n != 1 {
+			t.Fatalf("event.create rows = %d", n)
+		}
+	})
+
+	// Ensure the seed's CHECKs are refused before SQL.
+	t.Run("ErrInvalid", func(t *testing.T) {
+		s := newStore(t)
+		a := MustCreateUser(t, s, "alice", nil)
+		for _, e := range []*workspace.CalendarEvent{
+			{Title: "", StartTime: day, EndTime: day.Add(time.Hour)},
+			{Title: "x", StartTime: day, EndTime: day},
+			{Title: "x", StartTime: day, EndTime: day.Add(-time.Hour)},
+			{Title: "x", StartTime: day, EndTime: day.Add(time.Hour), Attendees: []string{"not an email@"}},
+			{Title: "x", StartTime: time.Date(20000, 1, 1, 0, 0, 0, 0, time.UTC), EndTime: time.Date(20001, 1, 1, 0, 0, 0, 0, time.UTC)},
+		} {
+			wantCode(t, s.CreateCalendarEvent(ctxAs(a), e), workspace.EINVALID)
+		}
+	})
+
+	// Ensure owners and attendees (by username or email) see an event, others don't.
+	t.Run("Visibility", func(t *testing.T) {
+		s := newStore(t)
+		a := MustCreateUser(t, s, "alice", nil)
+		b := MustCreateUser(t, s, "bob", nil)
+		c := MustCreateUser(t, s, "carol", ptr("carol@example.com"))
+		d := MustCreateUser(t, s, "dave", nil)
+		e := mustEvent(t, s, a, "standup", day, time.Hour, "BOB", "Carol@example.com")
+		for _, u := range []*workspace.User{a, b, c} {
+			if _, err := s.FindCalendarEventByID(context.Background(), u, e.ID); err != nil {
+				t.Fatalf("%s cannot read: %v", u.Username, err)
+			}
+		}
+		_, err := s.FindCalendarEventByID(context.Background(), d, e.ID)
+		wantCode(t, err, workspace.ENOTFOUND)
+		list, _, _ := s.FindCalendarEvents(context.Background(), d, workspace.CalendarEventFilter{})
+		if len(list) != 0 {
+			t.Fatalf("dave lists %s", titles(list))
+		}
+		// Only the owner edits or deletes.
+		_, err = s.UpdateCalendarEvent(ctxAs(b), e.ID, workspace.CalendarEventUpdate{Title: ptr("hijacked")})
+		wantCode(t, err, workspace.ENOTFOUND)
+		wantCode(t, s.DeleteCalendarEvent(ctxAs(c), e.ID), workspace.ENOTFOUND)
+		up, err := s.UpdateCalendarEvent(ctxAs(a), e.ID, workspace.CalendarEventUpdate{Title: ptr("retro"), Attendees: &[]string{"dave"}})
+		if err != nil || up.Title != "retro" {
+			t.Fatalf("update: %+v, %v", up, err)
+		}
+		if _, err := s.FindCalendarEventByID(context.Background(), b, e.ID); workspace.ErrorCode(err) != workspace.ENOTFOUND {
+			t.Fatal("bob still sees the event after being removed")
+		}
+		_, err = s.UpdateCalendarEvent(ctxAs(a), e.ID, workspace.CalendarEventUpdate{EndTime: ptr(day.Add(-time.Hour))})
+		wantCode(t, err, workspace.EINVALID)
+		if err := s.DeleteCalendarEvent(ctxAs(a), e.ID); err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.FindCalendarEventByID(context.Background(), a, e.ID)
+		wantCode(t, err, workspace.ENOTFOUND)
+		wantCode(t, s.DeleteCalendarEvent(ctxAs(a), e.ID), workspace.ENOTFOUND)
+		if n := len(mustLogs(t, s, workspace.ActivityFilter{Action: ptr("event.*")})); n != 3 {
+			t.Fatalf("event.* rows = %d, want 3", n)
+		}
+	})
+
+	// Ensure range queries return events overlapping [from, to), by start, paged.
+	t.Run("Range", func(t *testing.T) {
+		s := newStore(t)
+		a := MustCreateUser(t, s, "alice", nil)
+		mustEvent(t, s, a, "before", day.Add(-2*time.Hour), time.Hour)       // ends 23:00 the day before
+		mustEvent(t, s, a, "touching", day.Add(-time.Hour), time.Hour)       // ends exactly at from
+		mustEvent(t, s, a, "overlapStart", day.Add(-time.Hour), 2*time.Hour) // 23:00-01:00
+		mustEvent(t, s, a, "inside", day.Add(8*time.Hour), time.Hour)
+		mustEvent(t, s, a, "inside2", day.Add(8*time.Hour), 2*time.Hour) // same start: by id
+		mustEvent(t, s, a, "spanning", day.Add(-24*time.Hour), 72*time.Hour)
+		mustEvent(t, s, a, "atEnd", day.Add(24*time.Hour), time.Hour) // starts exactly at to
+		from, to := day, day.Add(24*time.Hour)
+		var got []*workspace.CalendarEvent
+		cursor := ""
+		for {
+			page, next, err := s.FindCalendarEvents(context.Background(), a, workspace.CalendarEventFilter{From: &from, To: &to, Cursor: cursor, Limit: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, page...)
+			if next == "" {
+				break
+			}
+			cursor = next
+		}
+		if want := "[spanning overlapStart inside inside2]"; titles(got) != want {
+			t.Fatalf("range = %s, want %s", titles(got), want)
+		}
+		_, _, err := s.FindCalendarEvents(context.Background(), a, workspace.CalendarEventFilter{Cursor: "zzz"})
+		wantCode(t, err, workspace.EINVALID)
+	})
+
+	// Ensure the pending_events view shows upcoming live events only.
+	t.Run("Pending", func(t *testing.T) {
+		s := newStore(t)
+		a := MustCreateUser(t, s, "alice", nil)
+		b := MustCreateUser(t, s, "bob", nil)
+		now := time.Now().UTC()
+		mustEvent(t, s, a, "past", now.Add(-2*time.Hour), time.Hour)
+		mustEvent(t, s, a, "soon", now.Add(time.Hour), time.Hour, "bob")
+		gone := mustEvent(t, s, a, "cancelled", now.Add(2*time.Hour), time.Hour)
+		mustEvent(t, s, a, "later", now.Add(48*time.Hour), time.Hour)
+		if err := s.DeleteCalendarEvent(ctxAs(a), gone.ID); err != nil {
+			t.Fatal(err)
+		}
+		list, _, err := s.FindPendingEvents(context.Background(), a, "", 10)
+		if err != nil || titles(list) != "[soon later]" {
+			t.Fatalf("pending = %s, %v", titles(list), err)
+		}
+		list, _, _ = s.FindPendingEvents(context.Background(), b, "", 10)
+		if titles(list) != "[soon]" {
+			t.Fatalf("bob's pending = %s", titles(list))
+		}
+	})
+
+	// Ensure feed tokens resolve to their user and rotation replaces them.
+	t.Run("FeedToken", func(t *testing.T) {
+		s := newStore(t)
+		a := MustCreateUser(t, s, "alice", nil)
+		if err := s.SetCalendarFeedToken(ctxAs(a), a.ID, hash("one")); err != nil {
+			t.Fatal(err)
+		}
+		if u, err := s.FindUserByCalendarFeedToken(context.Background(), hash("one")); err != nil || u.ID != a.ID {
+			t.Fatalf("lookup: %v %v", u, err)
+		}
+		if err := s.SetCalendarFeedToken(ctxAs(a), a.ID, hash("two")); err != nil {
+			t.Fatal(err)
+		}
+		_, err := s.FindUserByCalendarFeedToken(context.Background(), hash("one"))
+		wantCode(t, err, workspace.ENOTFOUND)
+	})
+}

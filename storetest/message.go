@@ -1,0 +1,267 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"workspace"
+)
+
+// mustSend sends text to a conversation as u.
+func mustSend(tb testing.TB, s workspace.Store, u *workspace.User, conv, text string) *workspace.Message {
+	tb.Helper()
+	m := &workspace.Message{ConversationID: conv, Text: text}
+	if err := s.CreateMessage(ctxAs(u), m); err != nil {
+		tb.Fatalf("CreateMessage(%s): %v", conv, err)
+	}
+	return m
+}
+
+func unread(tb testing.TB, s workspace.Store, u *workspace.User) *workspace.UnreadCounts {
+	tb.Helper()
+	c, err := s.CountUnread(context.Background(), u.ID)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+func testMessage(t *testing.T, newStore NewStore) {
+	// Ensure a message round-trips with its author, in a channel and a DM.
+	t.Run("CreateOK", func(t *testing.T) {
+		s := newStore(t)
+		a := MustCreateUser(t, s, "alice", nil)
+		b := MustCreateUser(t, s, "bob", nil)
+		m := mustSend(t, s, a, "general", "héllo 👋")
+		if m.ID == 0 || m.Username != "alice" || m.UserID != a.ID || m.CreatedAt.IsZero() {
+			t.Fatalf("created = %+v", m)
+		}
+		got, err := s.FindMessageByID(context.Background(), b.ID, m.ID)
+		if err != nil || got.Text != "héllo 👋" || !got.CreatedAt.Equal(m.CreatedAt) {
+			t.Fatalf("read back = %+v, %v", got, err)
+		}
+		dm := mustSend(t, s, b, workspace.DirectConversation(a.ID, b.ID), "psst")
+		if dm.IsRead {
+			t.Fatal("a new direct message is read")
+		}
+		// No audit row for sending: the message is its own record.
+		if n := len(mustLogs(t, s, workspace.ActivityFilter{Action: ptr("message.*")})); n != 0 {
+			t.Fatalf("message.* rows after sends = %d", n)
+		}
+	})
+
+	// Ensure only the two users of a DM can write or read it, and bad ids are refused.
+	t.Run("DirectPrivacy", func(t *testing.T) {
+		s := newStore(t)
+		a := MustCreateUser(t, s, "alice", nil)
+		b := MustCreateUser(t, s, "bob", nil)
+		c := MustCreateUser(t, s, "carol", nil)
+		dm := workspace.DirectConversation(a.ID, b.ID)
+		m := mustSend(t, s, a, dm, "secret")
+		wantCode(t, s.CreateMessage(ctxAs(c), &workspace.Message{ConversationID: dm, Text: "hi"}), workspace.ENOTFOUND)
+		_, err := s.FindMessageByID(context.Background(), c.ID, m.ID)
+		wantCode(t, err, workspace.ENOTFOUND)
+		_, _, err = s.FindMessages(context.Background(), c.ID, workspace.MessageFilter{ConversationID: dm})
+		wantCode(t, err, workspace.ENOTFOUND)
+		_, err = s.MarkMessageRead(context.Background(), c.ID, m.ID)
+		wantCode(t, err, workspace.ENOTFOUND)
+		wantCode(t, s.MarkConversationRead(context.Background(), c.ID, dm), workspace.ENOTFOUND)
+		list, _ := s.FindConversations(context.Background(), c.ID)
+		for _, conv := range list {
+			if conv.ID == dm {
+				t.Fatal("carol lists alice and bob's DM")
+			}
+		}
+		recent, _, err := s.FindRecentMessages(context.Background(), c.ID, "", 50)
+		if err != nil || len(recent) != 0 {
+			t.Fatalf("carol's recent messages = %d, %v", len(recent), err)
+		}
+		// A DM with a user who does not exist, malformed ids.
+		wantCode(t, s.CreateMessage(ctxAs(a), &workspace.Message{ConversationID: fmt.Sprintf("dm:%d:99999", a.ID), Text: "x"}), workspace.ENOTFOUND)
+		for _, bad := range []string{"dm:2:1", "dm:1:1", "dm:01:2", "General", "", "a b", "dm:x:y"} {
+			wantCode(t, s.CreateMessage(ctxAs(a), &workspace.Message{ConversationID: bad, Text: "x"}), workspace.EINVALID)
+		}
+		for _, bad := range []string{"", "   ", "a\x00b"} {
+			wantCode(t, s.CreateMessage(ctxAs(a), &workspace.Message{ConversationID: "general", Text: bad}), workspace.EINVALID)
+		}
+	})
+
+	// Ensure pages: newest first, before/after keysets, no gap or overlap.
+	t.Run("Pages", func(t *testing.T) {
+		s := newStore(t)
+		a := MustCreateUser(t, s, "alice", nil)
+		var ids []int
+		for i := 0; i < 7; i++ {
+			ids = append(ids, mustSend(t, s, a, "general", fmt.Sprint("m", i)).ID)
+		}
+		mustSend(t, s, a, "random", "elsewhere")
+		var got []int
+		before := 0
+		for {
+			page, more, err := s.FindMessages(context.Background(), a.ID, workspace.MessageFilter{ConversationID: "general", Before: before, Limit: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range page {
+				got = append(got, m.ID)
+			}
+			if !more {
+				break
+			}
+			before = page[len(page)-1].ID
+		}
+		if fmt.Sprint(got) != fmt.Sprint([]int{ids[6], ids[5], ids[4], ids[3], ids[2], ids[1], ids[0]}) {
+			t.Fatalf("paged = %v, ids %v", got, ids)
+		}
+		after, more, err := s.FindMessages(context.Background(), a.ID, workspace.MessageFilter{ConversationID: "general", After: ids[3], Limit: 2})
+		if err != nil || len(after) != 2 || after[0].ID != ids[4] || after[1].ID != ids[5] || !more {
+			t.Fatalf("after = %v, %v, %v", after, more, err)
+		}
+	})
+
+	// Ensure edits and deletions are the author's (deletion also an admin's)
+	// and audited without the text.
+	t.Run("EditDelete", func(t *testing.T) {
+		s := newStore(t)
+		admin := MustCreateUser(t, s, "admin", nil)
+		a := MustCreateUser(t, s, "alice", nil)
+		b := MustCreateUser(t, s, "bob", nil)
+		m := mustSend(t, s, a, "general", "typo")
+		_, err := s.UpdateMessageText(ctxAs(b), m.ID, "hacked")
+		wantCode(t, err, workspace.EFORBIDDEN)
+		up, err := s.UpdateMessageText(ctxAs(a), m.ID, "fixed")
+		if err != nil || up.Text != "fixed" {
+			t.Fatalf("edit: %v %v", up, err)
+		}
+		_, err = s.DeleteMessage(ctxAs(b), m.ID)
+		wantCode(t, err, workspace.EFORBIDDEN)
+		if _, err := s.DeleteMessage(ctxAs(admin), m.ID); err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.DeleteMessage(ctxAs(a), m.ID)
+		wantCode(t, err, workspace.ENOTFOUND)
+		_, err = s.UpdateMessageText(ctxAs(a), m.ID, "again")
+		wantCode(t, err, workspace.ENOTFOUND)
+		got, _ := s.FindMessageByID(context.Background(), a.ID, m.ID)
+		if got.DeletedAt == nil || got.Text != "fixed" {
+			t.Fatalf("after delete = %+v", got)
+		}
+		logs := mustLogs(t, s, workspace.ActivityFilter{Action: ptr("message.*")})
+		if len(logs) != 2 {
+			t.Fatalf("message.* rows = %d", len(logs))
+		}
+		for _, l := range logs {
+			if string(l.Metadata) == "" || containsAny(string(l.Metadata), "typo", "fixed") {
+				t.Fatalf("audit metadata = %s", l.Metadata)
+			}
+		}
+	})
+
+	// Ensure unread counts are exact through reads, edits, deletes and
+	// concurrent sends, for DMs (is_read) and channels (cursor).
+	t.Run("UnreadExact", func(t *testing.T) {
+		s := newStore(t)
+		a := MustCreateUser(t, s, "alice", nil)
+		b := MustCreateUser(t, s, "bob", nil)
+		dm := workspace.DirectConversation(a.ID, b.ID)
+		var wg sync.WaitGroup
+		for i := 0; i < 10; i++ {
+			wg.Add(2)
+			for _, conv := range []string{dm, "general"} {
+				go func() {
+					defer wg.Done()
+					if err := s.CreateMessage(ctxAs(a), &workspace.Message{ConversationID: conv, Text: fmt.Sprint(conv, i)}); err != nil {
+						t.Error(err) // Fatal may not be called off the test goroutine
+					}
+				}()
+			}
+		}
+		wg.Wait()
+		mustSend(t, s, b, "general", "bob's own") // never unread for bob
+		u := unread(t, s, b)
+		if u.Total != 20 || u.Conversations[dm] != 10 || u.Conversations["general"] != 10 {
+			t.Fatalf("bob unread = %+v, want 10 + 10", u)
+		}
+		if u := unread(t, s, a); u.Total != 1 {
+			t.Fatalf("alice unread = %+v, want bob's one channel message", u)
+		}
+		page, _, _ := s.FindMessages(context.Background(), b.ID, workspace.MessageFilter{ConversationID: dm, Limit: 3})
+		if _, err := s.MarkMessageRead(context.Background(), b.ID, page[2].ID); err != nil {
+			t.Fatal(err)
+		}
+		// The author reading their own DM changes nothing.
+		if _, err := s.MarkMessageRead(context.Background(), a.ID, page[1].ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.DeleteMessage(ctxAs(a), page[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.UpdateMessageText(ctxAs(a), page[1].ID, "edited"); err != nil {
+			t.Fatal(err)
+		}
+		if u := unread(t, s, b); u.Conversations[dm] != 8 {
+			t.Fatalf("dm unread after read+delete+edit = %d, want 8", u.Conversations[dm])
+		}
+		ch, _, _ := s.FindMessages(context.Background(), b.ID, workspace.MessageFilter{ConversationID: "general", Limit: 50})
+		// ch[0] is bob's own; marking ch[4] read reads it and everything older.
+		if _, err := s.MarkMessageRead(context.Background(), b.ID, ch[4].ID); err != nil {
+			t.Fatal(err)
+		}
+		if u := unread(t, s, b); u.Conversations["general"] != 3 {
+			t.Fatalf("channel unread = %d, want 3", u.Conversations["general"])
+		}
+		// Marking an older message read never moves the cursor back.
+		if _, err := s.MarkMessageRead(context.Background(), b.ID, ch[8].ID); err != nil {
+			t.Fatal(err)
+		}
+		if u := unread(t, s, b); u.Conversations["general"] != 3 {
+			t.Fatalf("channel unread after older read = %d, want 3", u.Conversations["general"])
+		}
+		if err := s.MarkConversationRead(context.Background(), b.ID, "general"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.MarkConversationRead(context.Background(), b.ID, dm); err != nil {
+			t.Fatal(err)
+		}
+		if u := unread(t, s, b); u.Total != 0 {
+			t.Fatalf("after reading all: %+v", u)
+		}
+	})
+
+	// Ensure conversations list with last message, ordered by recency, and DMs open.
+	t.Run("Conversations", func(t *testing.T) {
+		s := newStore(t)
+		a := MustCreateUser(t, s, "alice", nil)
+		b := MustCreateUser(t, s, "bob", nil)
+		mustSend(t, s, a, "general", "one")
+		c, err := s.OpenDirectConversation(ctxAs(a), b.ID)
+		if err != nil || c.ID != workspace.DirectConversation(a.ID, b.ID) || c.LastMessage != nil {
+			t.Fatalf("open dm = %+v, %v", c, err)
+		}
+		_, err = s.OpenDirectConversation(ctxAs(a), a.ID)
+		wantCode(t, err, workspace.EINVALID)
+		_, err = s.OpenDirectConversation(ctxAs(a), 99999)
+		wantCode(t, err, workspace.ENOTFOUND)
+		last := mustSend(t, s, b, "random", "two")
+		list, err := s.FindConversations(context.Background(), a.ID)
+		if err != nil || len(list) != 3 || list[0].ID != "random" || list[0].LastMessage.ID != last.ID || list[2].ID != c.ID {
+			t.Fatalf("conversations = %+v, %v", list, err)
+		}
+		recent, _, err := s.FindRecentMessages(context.Background(), b.ID, "", 1)
+		if err != nil || len(recent) != 1 || recent[0].ID != last.ID {
+			t.Fatalf("recent = %v, %v", recent, err)
+		}
+	})
+}
+
+func containsAny(s string, subs ...string) bool {
+	for _, x := range subs {
+		if strings.Contains(s, x) {
+			return true
+		}
+	}
+	return false
+}
