@@ -29,8 +29,35 @@ type ActivityFilter struct {
 	Action *string
 	Since  *time.Time // inclusive
 	Until  *time.Time // exclusive
-	Cursor string
+	// Metadata selects rows whose metadata contains these top-level
+	// key/value pairs (string, number or boolean values; see
+	// ValidateMetadataFilter): @> on the GIN index in PostgreSQL,
+	// json_extract in SQLite.
+	Metadata map[string]any
+	Cursor   string
 	Limit  int
+}
+
+var metadataKeyRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
+// ValidateMetadataFilter checks a metadata containment filter: at most 10
+// keys of letters, digits, '_', '.', '-', each with a string, number or
+// boolean value, so both engines can answer it the same way.
+func ValidateMetadataFilter(m map[string]any) error {
+	if len(m) > 10 {
+		return Invalid("metadata", "at most 10 keys")
+	}
+	for k, v := range m {
+		if !metadataKeyRE.MatchString(k) {
+			return Invalid("metadata", "key %q: use letters, digits, '_', '.', '-'", k)
+		}
+		switch v.(type) {
+		case string, float64, bool:
+		default:
+			return Invalid("metadata", "value of %q must be a string, number or boolean", k)
+		}
+	}
+	return nil
 }
 
 // ActivityStore reads the audit trail. There is no method to write, change

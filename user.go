@@ -133,6 +133,9 @@ type UserStore interface {
 	// FindUsers returns one page of users, newest first, and the cursor of
 	// the next page ("" on the last). Returns EINVALID for a bad cursor.
 	FindUsers(ctx context.Context, f UserFilter) ([]*User, string, error)
+	// FindActiveUsers reads the active_users view (signed in within 7
+	// days), newest first. Returns EINVALID for a bad cursor.
+	FindActiveUsers(ctx context.Context, cursor string, limit int) ([]*User, string, error)
 	// CreateUser inserts u and fills ID, Role and timestamps. When u.Role is
 	// empty the first user of the database becomes admin and later ones
 	// users. Returns EINVALID if u is invalid and ECONFLICT if the username

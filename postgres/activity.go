@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -97,6 +98,16 @@ func (db *DB) FindActivityLogs(ctx context.Context, f workspace.ActivityFilter) 
 	}
 	if f.Until != nil {
 		where = append(where, "created_at < "+a.add(*f.Until))
+	}
+	if err := workspace.ValidateMetadataFilter(f.Metadata); err != nil {
+		return nil, "", err
+	}
+	if len(f.Metadata) > 0 {
+		b, err := json.Marshal(f.Metadata)
+		if err != nil {
+			return nil, "", err
+		}
+		where = append(where, "metadata @> "+a.add(string(b))+"::jsonb")
 	}
 	q := `SELECT id, user_id, action, metadata, host(ip_address), user_agent, created_at
 		FROM activity_logs WHERE ` + strings.Join(where, " AND ") + ` ORDER BY id DESC LIMIT ` + a.add(limit+1)

@@ -266,3 +266,35 @@ func (db *DB) DeleteUser(ctx context.Context, id int) error {
 	}
 	return mapErr(tx.Commit(ctx))
 }
+
+// FindActiveUsers reads the active_users view, newest first.
+func (db *DB) FindActiveUsers(ctx context.Context, cursor string, limit int) ([]*workspace.User, string, error) {
+	before, err := workspace.DecodeCursor(cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	limit = workspace.PageLimit(limit)
+	var a args
+	q := `SELECT ` + userColumns + ` FROM active_users u LEFT JOIN user_roles r ON r.user_id = u.id`
+	if before > 0 {
+		q += ` WHERE u.id < ` + a.add(before)
+	}
+	rows, err := db.pool.Query(ctx, q+` ORDER BY u.id DESC LIMIT `+a.add(limit+1), a...)
+	if err != nil {
+		return nil, "", mapErr(err)
+	}
+	defer rows.Close()
+	var out []*workspace.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", mapErr(err)
+	}
+	out, next := workspace.Paginate(out, limit, func(u *workspace.User) int64 { return int64(u.ID) })
+	return out, next, nil
+}

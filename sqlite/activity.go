@@ -3,6 +3,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"maps"
+	"slices"
 	"net/netip"
 	"strings"
 
@@ -87,6 +89,24 @@ func (db *DB) FindActivityLogs(ctx context.Context, f workspace.ActivityFilter) 
 	}
 	if f.Until != nil {
 		where, args = append(where, "created_at < ?"), append(args, fmtTime(*f.Until))
+	}
+	if err := workspace.ValidateMetadataFilter(f.Metadata); err != nil {
+		return nil, "", err
+	}
+	for _, k := range slices.Sorted(maps.Keys(f.Metadata)) {
+		path := `$."` + k + `"` // k is validated; the path is bound anyway
+		switch v := f.Metadata[k].(type) {
+		case bool:
+			typ := "false"
+			if v {
+				typ = "true"
+			}
+			where, args = append(where, "json_type(metadata, ?) = ?"), append(args, path, typ)
+		case float64:
+			where, args = append(where, "json_type(metadata, ?) IN ('integer', 'real') AND json_extract(metadata, ?) = ?"), append(args, path, path, v)
+		case string:
+			where, args = append(where, "json_type(metadata, ?) = 'text' AND json_extract(metadata, ?) = ?"), append(args, path, path, v)
+		}
 	}
 	// Only fixed fragments are joined; every value is a bound parameter.
 	q := `SELECT id, user_id, action, metadata, ip_address, user_agent, created_at

@@ -258,3 +258,34 @@ func (db *DB) DeleteUser(ctx context.Context, id int) error {
 	}
 	return mapErr(tx.Commit())
 }
+
+// FindActiveUsers reads the active_users view, newest first.
+func (db *DB) FindActiveUsers(ctx context.Context, cursor string, limit int) ([]*workspace.User, string, error) {
+	before, err := workspace.DecodeCursor(cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	limit = workspace.PageLimit(limit)
+	q, args := `SELECT `+userColumns+` FROM active_users u LEFT JOIN user_roles r ON r.user_id = u.id`, []any{}
+	if before > 0 {
+		q, args = q+` WHERE u.id < ?`, append(args, before)
+	}
+	rows, err := db.read.QueryContext(ctx, q+` ORDER BY u.id DESC LIMIT ?`, append(args, limit+1)...)
+	if err != nil {
+		return nil, "", mapErr(err)
+	}
+	defer rows.Close()
+	var out []*workspace.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", mapErr(err)
+	}
+	out, next := workspace.Paginate(out, limit, func(u *workspace.User) int64 { return int64(u.ID) })
+	return out, next, nil
+}

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -68,13 +69,56 @@ func testActivity(t *testing.T, newStore NewStore) {
 		if n := len(mustLogs(t, s, workspace.ActivityFilter{Until: &future})); n != 5 {
 			t.Fatalf("rows until the future = %d, want 5", n)
 		}
-		first, next, err := s.FindActivityLogs(context.Background(), workspace.ActivityFilter{Limit: 3})
-		if err != nil || len(first) != 3 || next == "" {
-			t.Fatalf("page 1: %d rows, next %q, %v", len(first), next, err)
+		if err := s.WriteAudit(ctxAs(a), workspace.Audit{Action: "lot.status_change", Metadata: map[string]any{"lot_id": 7, "to": "completed", "flag": true}}); err != nil {
+			t.Fatal(err)
 		}
-		rest, next2, err := s.FindActivityLogs(context.Background(), workspace.ActivityFilter{Limit: 3, Cursor: next})
-		if err != nil || len(rest) != 2 || next2 != "" || rest[0].ID >= first[2].ID {
-			t.Fatalf("page 2: %d rows, next %q, %v", len(rest), next2, err)
+		if err := s.WriteAudit(ctxAs(a), workspace.Audit{Action: "lot.status_change", Metadata: map[string]any{"lot_id": 8, "to": "7"}}); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			filter map[string]any
+			want   int
+		}{
+			{map[string]any{"lot_id": 7.0}, 1},
+			{map[string]any{"lot_id": 7.0, "to": "completed"}, 1},
+			{map[string]any{"lot_id": 7.0, "to": "rejected"}, 0},
+			{map[string]any{"to": 7.0}, 0}, // a number never matches a string
+			{map[string]any{"to": "7"}, 1},
+			{map[string]any{"flag": true}, 1},
+			{map[string]any{"flag": false}, 0},
+			{map[string]any{"missing": "x"}, 0},
+		} {
+			if n := len(mustLogs(t, s, workspace.ActivityFilter{Metadata: tc.filter})); n != tc.want {
+				t.Errorf("metadata %v: %d rows, want %d", tc.filter, n, tc.want)
+			}
+		}
+		_, _, err := s.FindActivityLogs(context.Background(), workspace.ActivityFilter{Metadata: map[string]any{"a'b": "x"}})
+		wantCode(t, err, workspace.EINVALID)
+		_, _, err = s.FindActivityLogs(context.Background(), workspace.ActivityFilter{Metadata: map[string]any{"a": []any{1}}})
+		wantCode(t, err, workspace.EINVALID)
+
+		// Pages of 3 over the 7 rows: 3, 3, 1, strictly decreasing ids.
+		var sizes []int
+		last, cursor := int(^uint(0)>>1), ""
+		for {
+			page, next, err := s.FindActivityLogs(context.Background(), workspace.ActivityFilter{Limit: 3, Cursor: cursor})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sizes = append(sizes, len(page))
+			for _, l := range page {
+				if l.ID >= last {
+					t.Fatalf("ids not decreasing across pages: %d after %d", l.ID, last)
+				}
+				last = l.ID
+			}
+			if next == "" {
+				break
+			}
+			cursor = next
+		}
+		if fmt.Sprint(sizes) != "[3 3 1]" {
+			t.Fatalf("page sizes = %v", sizes)
 		}
 	})
 }

@@ -192,6 +192,18 @@ func testUser(t *testing.T, newStore NewStore) {
 		wantCode(t, s.DeleteUser(ctxAs(admin), bob.ID), workspace.ENOTFOUND)
 	})
 
+	// Ensure the active_users view lists users signed in within 7 days.
+	t.Run("ActiveUsersView", func(t *testing.T) {
+		s := newStore(t)
+		a := MustCreateUser(t, s, "alice", nil)
+		MustCreateUser(t, s, "never", nil)
+		mustLogin(t, s, a, "s1")
+		users, next, err := s.FindActiveUsers(context.Background(), "", 10)
+		if err != nil || len(users) != 1 || users[0].ID != a.ID || next != "" || users[0].LastLogin == nil {
+			t.Fatalf("active users = %+v, %q, %v", users, next, err)
+		}
+	})
+
 	// Ensure a password change revokes the other sessions only.
 	t.Run("SetPassword", func(t *testing.T) {
 		s := newStore(t)
