@@ -35,7 +35,7 @@ type ActivityFilter struct {
 	// json_extract in SQLite.
 	Metadata map[string]any
 	Cursor   string
-	Limit  int
+	Limit    int
 }
 
 var metadataKeyRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)

@@ -26,6 +26,30 @@ func (s *Server) routes() {
 	huma.Register(s.api, s.op("users-get", "GET /api/v1/users/{id}", "Get a user", "users", signedIn, 0), s.handleUserGet)
 	huma.Register(s.api, s.op("users-update", "PATCH /api/v1/users/{id}", "Update a user (role: admin only)", "users", signedIn, 0), s.handleUserUpdate)
 	huma.Register(s.api, s.op("users-delete", "DELETE /api/v1/users/{id}", "Delete a user (admin, or yourself)", "users", signedIn, 204), s.handleUserDelete)
+	huma.Register(s.api, s.op("users-active", "GET /api/v1/users/active", "Users signed in within 7 days (active_users view)", "users", admin, 0), s.handleUserActive)
+
+	huma.Register(s.api, s.op("conversations-list", "GET /api/v1/conversations", "My conversations with last message and unread count", "messages", signedIn, 0), s.handleConversationList)
+	huma.Register(s.api, s.op("conversations-dm", "POST /api/v1/conversations/dm", "Open the direct conversation with a user", "messages", signedIn, 0), s.handleConversationOpenDM)
+	huma.Register(s.api, s.op("conversations-read", "POST /api/v1/conversations/{id}/read", "Mark a conversation read", "messages", signedIn, 204), s.handleConversationRead)
+	huma.Register(s.api, s.op("messages-list", "GET /api/v1/messages", "A page of a conversation", "messages", signedIn, 0), s.handleMessageList)
+	huma.Register(s.api, s.op("messages-create", "POST /api/v1/messages", "Send a message", "messages", signedIn, 201), s.handleMessageCreate)
+	huma.Register(s.api, s.op("messages-unread", "GET /api/v1/messages/unread-count", "My unread counts", "messages", signedIn, 0), s.handleMessageUnread)
+	huma.Register(s.api, s.op("messages-recent", "GET /api/v1/messages/recent", "Messages of the last 24 h I may read (recent_messages view)", "messages", signedIn, 0), s.handleMessageRecent)
+	huma.Register(s.api, s.op("messages-get", "GET /api/v1/messages/{id}", "Get a message", "messages", signedIn, 0), s.handleMessageGet)
+	huma.Register(s.api, s.op("messages-update", "PATCH /api/v1/messages/{id}", "Edit my message", "messages", signedIn, 0), s.handleMessageUpdate)
+	huma.Register(s.api, s.op("messages-delete", "DELETE /api/v1/messages/{id}", "Delete a message (author, or admin)", "messages", signedIn, 204), s.handleMessageDelete)
+	huma.Register(s.api, s.op("messages-read", "POST /api/v1/messages/{id}/read", "Mark a message read", "messages", signedIn, 0), s.handleMessageRead)
+
+	huma.Register(s.api, s.op("events-list", "GET /api/v1/events", "My events overlapping [from, to)", "calendar", signedIn, 0), s.handleEventList)
+	huma.Register(s.api, s.op("events-create", "POST /api/v1/events", "Create an event", "calendar", signedIn, 201), s.handleEventCreate)
+	huma.Register(s.api, s.op("events-pending", "GET /api/v1/events/pending", "My upcoming events (pending_events view)", "calendar", signedIn, 0), s.handleEventPending)
+	huma.Register(s.api, s.op("events-get", "GET /api/v1/events/{id}", "Get an event I own or attend", "calendar", signedIn, 0), s.handleEventGet)
+	huma.Register(s.api, s.op("events-update", "PATCH /api/v1/events/{id}", "Update my event", "calendar", signedIn, 0), s.handleEventUpdate)
+	huma.Register(s.api, s.op("events-delete", "DELETE /api/v1/events/{id}", "Delete my event", "calendar", signedIn, 204), s.handleEventDelete)
+	huma.Register(s.api, s.op("calendar-feed-rotate", "POST /api/v1/calendar/feed", "Create or rotate my secret iCalendar feed URL", "calendar", signedIn, 0), s.handleCalendarFeedRotate)
+	huma.Register(s.api, s.op("calendar-feed", "GET /api/v1/calendar/feeds/{token}", "iCalendar feed (the token in the URL authenticates)", "calendar", public, 0), s.handleCalendarFeed)
+
+	huma.Register(s.api, s.op("activity-list", "GET /api/v1/activity-logs", "The audit trail (mine; admins: everyone's)", "activity", signedIn, 0), s.handleActivityList)
 }
 
 type access int

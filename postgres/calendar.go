@@ -204,4 +204,3 @@ func (db *DB) FindUserByCalendarFeedToken(ctx context.Context, tokenHash []byte)
 	}
 	return u, err
 }
-

@@ -4,8 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"maps"
-	"slices"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"workspace"
