@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"net/http"
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -65,12 +66,16 @@ const (
 func (s *Server) op(id, pattern, summary, tag string, a access, status int) huma.Operation {
 	method, path, _ := strings.Cut(pattern, " ")
 	o := huma.Operation{OperationID: id, Method: method, Path: path, Summary: summary, Tags: []string{tag},
-		DefaultStatus: status, MaxBodyBytes: s.MaxBodyBytes}
+		DefaultStatus: status, MaxBodyBytes: s.MaxBodyBytes,
+		Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict, http.StatusRequestEntityTooLarge,
+			http.StatusUnprocessableEntity, http.StatusTooManyRequests, http.StatusServiceUnavailable}}
 	switch a {
 	case signedIn:
 		o.Security = bearer
+		o.Errors = append(o.Errors, http.StatusForbidden)
 	case admin:
 		o.Security = bearer
+		o.Errors = append(o.Errors, http.StatusForbidden)
 		o.Metadata = map[string]any{metaAdmin: true}
 		o.Description = "Admin only."
 	}
