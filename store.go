@@ -8,6 +8,8 @@ type Store interface {
 	UserStore
 	SessionStore
 	ActivityStore
+	LotStore
+	ShortcutStore
 	AuditWriter
 	// Ping reports whether the database answers (for /readyz).
 	Ping(ctx context.Context) error

@@ -19,6 +19,8 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("User", func(t *testing.T) { testUser(t, newStore) })
 	t.Run("Session", func(t *testing.T) { testSession(t, newStore) })
 	t.Run("Activity", func(t *testing.T) { testActivity(t, newStore) })
+	t.Run("Lot", func(t *testing.T) { testLot(t, newStore) })
+	t.Run("Shortcut", func(t *testing.T) { testShortcut(t, newStore) })
 }
 
 // ctxAs returns a context whose actor is u (nil: anonymous) from a fixed
