@@ -135,7 +135,8 @@ func (l *Lot) Validate() error {
 }
 
 // PrepareNewLot fills the defaults of a lot about to be created (status
-// received; received by the actor) and validates it: a new lot must be
+// received; received by the actor; an empty description is NULL) and
+// validates it: a new lot must be
 // received and not yet processed. The store sets ReceivedAt (when zero),
 // ProcessedAt and the timestamps.
 func PrepareNewLot(ctx context.Context, l *Lot) error {
@@ -145,6 +146,7 @@ func PrepareNewLot(ctx context.Context, l *Lot) error {
 	if l.UserID == 0 {
 		l.UserID = ActorFromContext(ctx).UserID
 	}
+	l.Description = nilIfEmpty(l.Description)
 	if err := l.Validate(); err != nil {
 		return err
 	}
