@@ -10,6 +10,8 @@ type Store interface {
 	MessageStore
 	CalendarEventStore
 	ActivityStore
+	LotStore
+	ShortcutStore
 	AuditWriter
 	// Ping reports whether the database answers (for /readyz).
 	Ping(ctx context.Context) error

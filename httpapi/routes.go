@@ -51,6 +51,19 @@ func (s *Server) routes() {
 	huma.Register(s.api, s.op("calendar-feed", "GET /api/v1/calendar/feeds/{token}", "iCalendar feed (the token in the URL authenticates)", "calendar", public, 0), s.handleCalendarFeed)
 
 	huma.Register(s.api, s.op("activity-list", "GET /api/v1/activity-logs", "The audit trail (mine; admins: everyone's)", "activity", signedIn, 0), s.handleActivityList)
+
+	huma.Register(s.api, s.op("lots-list", "GET /api/v1/lots", "List lots, newest first (filter by status and received time)", "lots", signedIn, 0), s.handleLotList)
+	huma.Register(s.api, s.op("lots-create", "POST /api/v1/lots", "Record a received lot (received by you)", "lots", signedIn, 201), s.handleLotCreate)
+	huma.Register(s.api, s.op("lots-get", "GET /api/v1/lots/{id}", "Get a lot", "lots", signedIn, 0), s.handleLotGet)
+	huma.Register(s.api, s.op("lots-update", "PATCH /api/v1/lots/{id}", "Move a lot's status (anyone), or change its item count or description (receiver or admin)", "lots", signedIn, 0), s.handleLotUpdate)
+	huma.Register(s.api, s.op("lots-delete", "DELETE /api/v1/lots/{id}", "Delete a lot", "lots", admin, 204), s.handleLotDelete)
+
+	huma.Register(s.api, s.op("shortcuts-list", "GET /api/v1/shortcuts", "My shortcuts, in order", "shortcuts", signedIn, 0), s.handleShortcutList)
+	huma.Register(s.api, s.op("shortcuts-create", "POST /api/v1/shortcuts", "Add a shortcut at the end of my list", "shortcuts", signedIn, 201), s.handleShortcutCreate)
+	huma.Register(s.api, s.op("shortcuts-reorder", "PUT /api/v1/shortcuts/order", "Reorder my shortcuts (every id, once, in the new order)", "shortcuts", signedIn, 0), s.handleShortcutReorder)
+	huma.Register(s.api, s.op("shortcuts-get", "GET /api/v1/shortcuts/{id}", "Get one of my shortcuts", "shortcuts", signedIn, 0), s.handleShortcutGet)
+	huma.Register(s.api, s.op("shortcuts-update", "PATCH /api/v1/shortcuts/{id}", "Change one of my shortcuts", "shortcuts", signedIn, 0), s.handleShortcutUpdate)
+	huma.Register(s.api, s.op("shortcuts-delete", "DELETE /api/v1/shortcuts/{id}", "Delete one of my shortcuts (the rest move up)", "shortcuts", signedIn, 204), s.handleShortcutDelete)
 }
 
 type access int
