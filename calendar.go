@@ -177,6 +177,9 @@ type CalendarEventStore interface {
 	UpdateCalendarEvent(ctx context.Context, id int, upd CalendarEventUpdate) (*CalendarEvent, error)
 	// DeleteCalendarEvent soft-deletes an event (owner only). ENOTFOUND.
 	DeleteCalendarEvent(ctx context.Context, id int) error
+	// LoadCalendarEvent returns an event whoever owns it, deleted or not,
+	// for server-side fan-out. Returns ENOTFOUND.
+	LoadCalendarEvent(ctx context.Context, id int) (*CalendarEvent, error)
 	// SetCalendarFeedToken stores the hash of userID's secret feed token,
 	// replacing the previous one.
 	SetCalendarFeedToken(ctx context.Context, userID int, tokenHash []byte) error

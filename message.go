@@ -187,6 +187,13 @@ type MessageStore interface {
 	OpenDirectConversation(ctx context.Context, otherID int) (*ConversationSummary, error)
 	// CountUnread returns readerID's unread counts.
 	CountUnread(ctx context.Context, readerID int) (*UnreadCounts, error)
+	// FindMessagesSince returns up to limit messages with an id above
+	// afterID in every conversation readerID may read (readerID 0: all
+	// conversations), in id order: the catch-up of a reconnecting client and
+	// the tail that feeds live WebSocket delivery.
+	FindMessagesSince(ctx context.Context, readerID, afterID, limit int) ([]*Message, error)
+	// LatestMessageID returns the highest message id (0 when none).
+	LatestMessageID(ctx context.Context) (int, error)
 	// FindRecentMessages reads the recent_messages view (last 24 h) for the
 	// conversations readerID may read, newest first.
 	FindRecentMessages(ctx context.Context, readerID int, cursor string, limit int) ([]*Message, string, error)

@@ -9,6 +9,7 @@ type Store interface {
 	SessionStore
 	MessageStore
 	CalendarEventStore
+	PresenceStore
 	ActivityStore
 	LotStore
 	ShortcutStore

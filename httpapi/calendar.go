@@ -94,6 +94,7 @@ func (s *Server) handleEventCreate(ctx context.Context, in *EventCreateInput) (*
 	if err := s.Store.CreateCalendarEvent(ctx, e); err != nil {
 		return nil, s.Error(ctx, err)
 	}
+	s.publish(ctx, workspace.Change{Kind: workspace.ChangeEventCreated, ID: e.ID})
 	return &EventOutput{Body: e}, nil
 }
 
@@ -135,11 +136,16 @@ func (s *Server) handleEventUpdate(ctx context.Context, in *EventUpdateInput) (*
 	if err != nil {
 		return nil, s.Error(ctx, err)
 	}
+	s.publish(ctx, workspace.Change{Kind: workspace.ChangeEventUpdated, ID: e.ID})
 	return &EventOutput{Body: e}, nil
 }
 
 func (s *Server) handleEventDelete(ctx context.Context, in *EventIDInput) (*struct{}, error) {
-	return nil, s.Error(ctx, s.Store.DeleteCalendarEvent(ctx, in.ID))
+	if err := s.Store.DeleteCalendarEvent(ctx, in.ID); err != nil {
+		return nil, s.Error(ctx, err)
+	}
+	s.publish(ctx, workspace.Change{Kind: workspace.ChangeEventDeleted, ID: in.ID})
+	return nil, nil
 }
 
 // FeedOutput answers a feed rotation with the new secret URL.

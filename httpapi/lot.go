@@ -79,6 +79,7 @@ func (s *Server) handleLotCreate(ctx context.Context, in *LotCreateInput) (*LotO
 	if err := s.Store.CreateLot(ctx, l); err != nil {
 		return nil, s.Error(ctx, err)
 	}
+	s.publish(ctx, workspace.Change{Kind: workspace.ChangeLotCreated, ID: l.ID})
 	return &LotOutput{Body: l}, nil
 }
 
@@ -118,6 +119,7 @@ func (s *Server) handleLotUpdate(ctx context.Context, in *LotUpdateInput) (*LotO
 	if err != nil {
 		return nil, s.Error(ctx, err)
 	}
+	s.publish(ctx, workspace.Change{Kind: workspace.ChangeLotUpdated, ID: l.ID})
 	return &LotOutput{Body: l}, nil
 }
 

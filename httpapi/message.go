@@ -63,7 +63,11 @@ type ConversationIDInput struct {
 
 func (s *Server) handleConversationRead(ctx context.Context, in *ConversationIDInput) (*struct{}, error) {
 	a := workspace.ActorFromContext(ctx)
-	return nil, s.Error(ctx, s.Store.MarkConversationRead(ctx, a.UserID, in.ID))
+	if err := s.Store.MarkConversationRead(ctx, a.UserID, in.ID); err != nil {
+		return nil, s.Error(ctx, err)
+	}
+	s.publish(ctx, workspace.Change{Kind: workspace.ChangeMessageRead, ConversationID: in.ID, UserID: a.UserID})
+	return nil, nil
 }
 
 // MessageListInput selects a page of a conversation.
@@ -122,6 +126,7 @@ func (s *Server) handleMessageCreate(ctx context.Context, in *MessageCreateInput
 	if err := s.Store.CreateMessage(ctx, m); err != nil {
 		return nil, s.Error(ctx, err)
 	}
+	s.publish(ctx, workspace.Change{Kind: workspace.ChangeMessageCreated, ID: m.ID, ConversationID: m.ConversationID, UserID: m.UserID})
 	return &MessageOutput{Body: m}, nil
 }
 
@@ -153,12 +158,17 @@ func (s *Server) handleMessageUpdate(ctx context.Context, in *MessageUpdateInput
 	if err != nil {
 		return nil, s.Error(ctx, err)
 	}
+	s.publish(ctx, workspace.Change{Kind: workspace.ChangeMessageUpdated, ID: m.ID, ConversationID: m.ConversationID, UserID: m.UserID})
 	return &MessageOutput{Body: m}, nil
 }
 
 func (s *Server) handleMessageDelete(ctx context.Context, in *MessageIDInput) (*struct{}, error) {
-	_, err := s.Store.DeleteMessage(ctx, in.ID)
-	return nil, s.Error(ctx, err)
+	m, err := s.Store.DeleteMessage(ctx, in.ID)
+	if err != nil {
+		return nil, s.Error(ctx, err)
+	}
+	s.publish(ctx, workspace.Change{Kind: workspace.ChangeMessageDeleted, ID: m.ID, ConversationID: m.ConversationID, UserID: m.UserID})
+	return nil, nil
 }
 
 func (s *Server) handleMessageRead(ctx context.Context, in *MessageIDInput) (*MessageOutput, error) {
@@ -166,6 +176,9 @@ func (s *Server) handleMessageRead(ctx context.Context, in *MessageIDInput) (*Me
 	m, err := s.Store.MarkMessageRead(ctx, a.UserID, in.ID)
 	if err != nil {
 		return nil, s.Error(ctx, err)
+	}
+	if m.UserID != a.UserID { // a read receipt for the author of a direct message
+		s.publish(ctx, workspace.Change{Kind: workspace.ChangeMessageRead, ID: m.ID, ConversationID: m.ConversationID, UserID: a.UserID})
 	}
 	m.Redact(a)
 	return &MessageOutput{Body: m}, nil

@@ -11,6 +11,9 @@ import (
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /healthz", s.handleHealthz)
 	s.mux.HandleFunc("GET /readyz", s.handleReadyz)
+	if s.Realtime != nil {
+		s.mux.Handle("GET /api/v1/ws", s.Realtime) // the WebSocket authenticates itself (see realtime)
+	}
 
 	huma.Register(s.api, s.op("auth-register", "POST /api/v1/auth/register", "Create an account", "auth", public, 201), s.handleAuthRegister)
 	huma.Register(s.api, s.op("auth-login", "POST /api/v1/auth/login", "Sign in", "auth", public, 0), s.handleAuthLogin)

@@ -4,6 +4,7 @@
 package httpapi
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -30,6 +31,12 @@ type Server struct {
 	TrustedProxies []netip.Prefix
 	// MaxBodyBytes bounds every request body (413 beyond).
 	MaxBodyBytes int64
+	// Realtime, when set, hears of every committed change (for WebSocket
+	// push) and serves GET /api/v1/ws.
+	Realtime interface {
+		workspace.Publisher
+		http.Handler
+	}
 
 	mux *http.ServeMux
 	api huma.API
@@ -57,6 +64,13 @@ func (s *Server) Handler() http.Handler {
 	s.api.UseMiddleware(s.authenticate)
 	s.routes()
 	return s.base(s.mux)
+}
+
+// publish announces a committed change to WebSocket clients, if any.
+func (s *Server) publish(ctx context.Context, c workspace.Change) {
+	if s.Realtime != nil {
+		s.Realtime.Publish(ctx, c)
+	}
 }
 
 // API returns the huma API (for tests that read the OpenAPI document).

@@ -38,6 +38,9 @@ func scanMessages(rows pgx.Rows, err error) ([]*workspace.Message, error) {
 	return out, mapErr(rows.Err())
 }
 
+// messageOrderLock serialises message inserts (see CreateMessage).
+const messageOrderLock = 0x77730002
+
 var errConversationNotFound = workspace.Errorf(workspace.ENOTFOUND, "Conversation not found.")
 
 var errMessageNotFound = workspace.Errorf(workspace.ENOTFOUND, "Message not found.")
@@ -92,6 +95,14 @@ func (db *DB) CreateMessage(ctx context.Context, m *workspace.Message) error {
 	}
 	if err := registerConversation(ctx, tx, ref); err != nil {
 		return err
+	}
+	// Message ids must become visible in id order: live delivery tails the
+	// table by id and a reconnecting client resumes from the last id it saw,
+	// so an id committed after a higher one would be skipped. Taking the
+	// id under a transaction lock makes commit order equal id order (SQLite
+	// gets this from its single writer).
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, messageOrderLock); err != nil {
+		return mapErr(err)
 	}
 	m.IsRead = ref.Kind == workspace.KindChannel // see migration 00003
 	m.CreatedAt, m.UpdatedAt, m.DeletedAt = tx.now, tx.now, nil

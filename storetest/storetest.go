@@ -21,6 +21,7 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("Activity", func(t *testing.T) { testActivity(t, newStore) })
 	t.Run("Message", func(t *testing.T) { testMessage(t, newStore) })
 	t.Run("Calendar", func(t *testing.T) { testCalendar(t, newStore) })
+	t.Run("Realtime", func(t *testing.T) { testRealtime(t, newStore) })
 	t.Run("Lot", func(t *testing.T) { testLot(t, newStore) })
 	t.Run("Shortcut", func(t *testing.T) { testShortcut(t, newStore) })
 }

@@ -13,6 +13,7 @@ import (
 
 	"workspace/auth"
 	"workspace/httpapi"
+	"workspace/realtime"
 )
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -59,8 +60,23 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 	if err != nil {
 		return err
 	}
+	notifier, err := newNotifier(ctx, db)
+	if err != nil {
+		return err
+	}
+	hubCtx, stopHub := context.WithCancel(ctx)
+	defer stopHub()
+	hub := &realtime.Hub{Store: db, Auth: authSvc, Notifier: notifier, Logger: logger,
+		InstanceID: newInstanceID(), AllowedOrigins: cfg.AllowedOrigins}
+	hubStarted, hubDone := make(chan struct{}), make(chan error, 1)
+	go func() { hubDone <- hub.Run(hubCtx, hubStarted) }()
+	select {
+	case <-hubStarted:
+	case err := <-hubDone:
+		return fmt.Errorf("realtime: %w", err)
+	}
 	api := &httpapi.Server{
-		Store: db, Auth: authSvc, Logger: logger,
+		Store: db, Auth: authSvc, Logger: logger, Realtime: hub,
 		AllowRegistration: cfg.AllowRegistration, AllowedOrigins: cfg.AllowedOrigins,
 		TrustedProxies: cfg.TrustedProxies, MaxBodyBytes: cfg.MaxBodyBytes,
 	}
@@ -87,12 +103,14 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 		return err
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down: draining in-flight requests")
+	logger.Info("shutting down: closing WebSockets, draining in-flight requests")
+	stopHub() // sockets get "going away"; clients reconnect elsewhere
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	<-hubDone
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

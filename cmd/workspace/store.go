@@ -13,6 +13,7 @@ import (
 	"workspace"
 	"workspace/internal/migrate"
 	"workspace/postgres"
+	"workspace/realtime"
 	"workspace/sqlite"
 )
 
@@ -74,4 +75,21 @@ func jwtSecret(cfg Config, kind string) ([]byte, error) {
 		return nil, fmt.Errorf("write JWT secret: %w", err)
 	}
 	return []byte(secret), f.Sync()
+}
+
+// newNotifier returns how this instance hears of other instances' changes:
+// LISTEN/NOTIFY on PostgreSQL, in-process on SQLite (one process per file).
+func newNotifier(ctx context.Context, db engine) (workspace.Notifier, error) {
+	if pg, ok := db.(*postgres.DB); ok {
+		return pg.Notifier(ctx)
+	}
+	return realtime.NewLocalNotifier(), nil
+}
+
+// newInstanceID names this process in the presence table.
+func newInstanceID() string {
+	host, _ := os.Hostname()
+	var b [6]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("%s-%d-%x", host, os.Getpid(), b)
 }
