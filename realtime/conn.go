@@ -40,9 +40,10 @@ type conn struct {
 	actor workspace.Actor
 	token string
 
-	queue chan outFrame
-	done  chan struct{}
-	once  sync.Once
+	queue  chan outFrame
+	done   chan struct{} // closed when the connection starts closing
+	closed chan struct{} // closed when the closing handshake is over
+	once   sync.Once
 
 	mu       sync.Mutex
 	live     bool
@@ -85,7 +86,8 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(64 << 10)
-	c := &conn{hub: h, ws: ws, queue: make(chan outFrame, h.QueueSize), done: make(chan struct{}), actor: workspace.ActorFromContext(r.Context())}
+	c := &conn{hub: h, ws: ws, queue: make(chan outFrame, h.QueueSize), done: make(chan struct{}), closed: make(chan struct{}),
+		actor: workspace.ActorFromContext(r.Context())}
 	c.run(r.Context(), token, last)
 }
 
@@ -111,7 +113,9 @@ func newConnID() string {
 // run authenticates, registers, replays and then serves the connection.
 func (c *conn) run(reqCtx context.Context, token string, last int) {
 	h := c.hub
-	ctx, cancel := context.WithCancel(h.ctx)
+	// The connection's own context: on shutdown the hub closes it with
+	// "going away" (closeAll) rather than cutting it by cancellation.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(reqCtx))
 	defer cancel()
 	defer c.ws.CloseNow()
 
@@ -150,6 +154,7 @@ func (c *conn) run(reqCtx context.Context, token string, last int) {
 		c.ws.Close(statusGoingAway, "server shutting down")
 		return
 	}
+	defer h.connWG.Done() // last: after the presence row is gone
 	defer h.remove(c)
 	if err := h.Store.AddPresence(ctx, c.id, u.ID, h.InstanceID); err == nil {
 		defer func() {
@@ -162,6 +167,7 @@ func (c *conn) run(reqCtx context.Context, token string, last int) {
 	}
 	if err := c.catchUp(ctx); err != nil {
 		c.close(websocket.StatusInternalError, "catch-up failed; reconnect")
+		<-c.closed
 		return
 	}
 
@@ -169,7 +175,7 @@ func (c *conn) run(reqCtx context.Context, token string, last int) {
 	go c.watch(ctx)
 	c.readLoop(ctx)
 	c.close(websocket.StatusNormalClosure, "")
-	<-c.done
+	<-c.closed
 }
 
 // catchUp replays the messages newer than lastSent, then switches the
@@ -377,7 +383,8 @@ func (c *conn) close(code websocket.StatusCode, reason string) {
 	c.once.Do(func() {
 		close(c.done)
 		go func() {
-			c.ws.Close(code, reason)
+			c.ws.Close(code, reason) // the handshake is bounded by the library (5 s)
+			close(c.closed)
 		}()
 		if code == statusSlowConsumer {
 			c.hub.Logger.Info("websocket cut off", slog.String("reason", reason), slog.Int("user_id", c.actor.UserID))

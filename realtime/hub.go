@@ -47,6 +47,7 @@ type Hub struct {
 
 	mu     sync.Mutex
 	conns  map[*conn]struct{}
+	connWG sync.WaitGroup // live connection goroutines, awaited on shutdown
 	ctx    context.Context
 	ready  chan struct{}
 	tailMu sync.Mutex
@@ -118,7 +119,12 @@ func (h *Hub) Run(ctx context.Context, started chan<- struct{}) error {
 				h.Logger.Warn("presence heartbeat", slog.Any("err", err))
 			}
 		case <-ctx.Done():
+			// After this barrier add refuses new connections (it sees ctx
+			// done under h.mu), so connWG only counts down from here.
+			h.mu.Lock()
+			h.mu.Unlock()
 			h.closeAll()
+			h.connWG.Wait() // their closing handshakes and presence cleanup
 			wg.Wait()
 			return nil
 		}
@@ -213,6 +219,7 @@ func (h *Hub) add(c *conn) bool {
 		return false
 	}
 	h.conns[c] = struct{}{}
+	h.connWG.Add(1)
 	n := len(h.conns)
 	h.mu.Unlock()
 	if h.OnConnections != nil {

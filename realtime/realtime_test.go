@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,6 +34,7 @@ type instance struct {
 	auth  *auth.Service
 	hub   *realtime.Hub
 	srv   *httptest.Server
+	stop  func() // stops the hub, as SIGTERM does
 }
 
 func openSQLite(tb testing.TB) (workspace.Store, workspace.Notifier) {
@@ -82,8 +84,10 @@ func newInstance(tb testing.TB, store workspace.Store, n workspace.Notifier, tun
 	<-started
 	api := &httpapi.Server{Store: store, Auth: a, Realtime: hub, AllowRegistration: true}
 	srv := httptest.NewServer(api.Handler())
-	tb.Cleanup(func() { cancel(); <-done; srv.Close() })
-	return &instance{t: tb, store: store, auth: a, hub: hub, srv: srv}
+	var once sync.Once
+	stop := func() { once.Do(func() { cancel(); <-done }) }
+	tb.Cleanup(func() { stop(); srv.Close() })
+	return &instance{t: tb, store: store, auth: a, hub: hub, srv: srv, stop: stop}
 }
 
 func forEachEngine(t *testing.T, fn func(t *testing.T, store workspace.Store, n workspace.Notifier)) {
@@ -530,4 +534,26 @@ func TestTwoInstancesPostgres(t *testing.T) {
 	if kills == 0 {
 		t.Fatal("the LISTEN connection was never killed")
 	}
+}
+
+// Ensure stopping the hub (SIGTERM) closes every socket with "going away",
+// and that the presence rows go with them.
+func TestShutdownGoingAway(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, store workspace.Store, n workspace.Notifier) {
+		in := newInstance(t, store, n, nil)
+		a, b := in.signup("alice"), in.signup("bob")
+		ca, _ := in.dial(a, "")
+		cb, _ := in.dial(b, "")
+		stopped := make(chan struct{})
+		go func() { in.stop(); close(stopped) }() // it waits for the clients' closing handshakes
+		for _, c := range []*client{ca, cb} {
+			if code := c.closeStatus(); code != websocket.StatusGoingAway {
+				t.Fatalf("close status = %d, want 1001 (going away)", code)
+			}
+		}
+		<-stopped
+		if online, err := store.FindOnlineUsers(context.Background(), time.Now().Add(-time.Hour)); err != nil || len(online) != 0 {
+			t.Fatalf("online after shutdown = %v, %v", online, err)
+		}
+	})
 }
