@@ -61,7 +61,6 @@ func fingerprint(tb testing.TB, store workspace.Store) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-
 // Ensure two ordinary users and an admin, across every resource and
 // method, see and change only what they may: another user's private
 // resource is a 404, a shared one they may not change a 403, a body that
