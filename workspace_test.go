@@ -111,3 +111,47 @@ func TestValidateUser(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseConversation: a parsed id re-formats to itself, and anything
+// else is EINVALID.
+func FuzzParseConversation(f *testing.F) {
+	for _, s := range []string{"general", "dm:1:2", "dm:2:1", "dm:01:2", "DM:1:2", "a b", "", "dm:1:", "x.y-z_0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		ref, err := workspace.ParseConversation(id)
+		if err != nil {
+			if workspace.ErrorCode(err) != workspace.EINVALID {
+				t.Fatalf("code %q", workspace.ErrorCode(err))
+			}
+			return
+		}
+		if ref.Kind == workspace.KindDirect && workspace.DirectConversation(ref.B, ref.A) != id {
+			t.Fatalf("%q parsed as %+v", id, ref)
+		}
+		if ref.ID != id {
+			t.Fatalf("id %q became %q", id, ref.ID)
+		}
+	})
+}
+
+// FuzzDecodeTimeCursor: never panics; what decodes re-encodes identically.
+func FuzzDecodeTimeCursor(f *testing.F) {
+	f.Add(workspace.EncodeTimeCursor(time.Unix(1700000000, 123000), 42))
+	f.Add("")
+	f.Add("dDE3MDBfNDI")
+	f.Fuzz(func(t *testing.T, s string) {
+		ts, id, ok, err := workspace.DecodeTimeCursor(s)
+		if err != nil || !ok {
+			return
+		}
+		if again := workspace.EncodeTimeCursor(ts, id); again != s {
+			// Non-canonical spellings (leading zeros, +) may decode; they must
+			// still name the same position.
+			ts2, id2, _, _ := workspace.DecodeTimeCursor(again)
+			if !ts2.Equal(ts) || id2 != id {
+				t.Fatalf("%q → (%v, %d) → %q", s, ts, id, again)
+			}
+		}
+	})
+}
