@@ -313,4 +313,3 @@ func TestContract(t *testing.T) {
 		t.Logf("%d operations, %d responses validated", len(ops), checked)
 	})
 }
-
