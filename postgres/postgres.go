@@ -9,6 +9,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"time"
@@ -165,9 +166,12 @@ func mapErr(err error) error {
 		}
 		return err
 	}
+	// The connection broke under the query (server restarted, backend
+	// killed, network): the database is unavailable, not the request bad.
 	var ne net.Error
 	var ce *pgconn.ConnectError
-	if errors.As(err, &ce) || errors.As(err, &ne) || pgconn.SafeToRetry(err) {
+	if errors.As(err, &ce) || errors.As(err, &ne) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
 		return unavailable()
 	}
 	return err

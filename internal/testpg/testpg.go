@@ -122,3 +122,12 @@ func WithParam(dsn, key, value string) string {
 	u.RawQuery = q.Encode()
 	return u.String()
 }
+
+// ParamOf returns a query parameter of dsn.
+func ParamOf(dsn, key string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return ""
+	}
+	return u.Query().Get(key)
+}
