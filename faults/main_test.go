@@ -246,4 +246,3 @@ func (l *load) waitAcked(n int) {
 		l.cond.Wait()
 	}
 }
-
