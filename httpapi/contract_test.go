@@ -215,6 +215,12 @@ func TestContract(t *testing.T) {
 				t.Errorf("%s %s (%s): %d %s", o.method, path, name, res.StatusCode, resBody)
 				return
 			}
+			ct := res.Header.Get("Content-Type")
+			okType := ct == "application/json" || ct == "application/problem+json" || strings.HasPrefix(ct, "text/calendar") ||
+				(res.StatusCode == 204 && len(resBody) == 0)
+			if !okType || res.Header.Get("X-Content-Type-Options") != "nosniff" || res.Header.Get("Server") != "" {
+				t.Errorf("%s %s (%s) → %d: headers %v", o.method, path, name, res.StatusCode, res.Header)
+			}
 			route, params, err := router.FindRoute(req)
 			if err != nil {
 				t.Errorf("%s %s: no route in the document: %v", o.method, path, err)

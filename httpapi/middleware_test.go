@@ -81,6 +81,21 @@ func TestCORS(t *testing.T) {
 	if res := preflight("https://evil.example.com"); res.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Fatalf("foreign origin reflected: %v", res.Header)
 	}
+	// Simple (non-preflight) requests too, on every kind of answer.
+	for _, origin := range []string{"https://evil.example.com", "null", "https://app.example.com.evil.com"} {
+		for _, path := range []string{"/healthz", "/api/v1/auth/me", "/nope"} {
+			req, _ := http.NewRequest("GET", h.srv.URL+path, nil)
+			req.Header.Set("Origin", origin)
+			res, err := h.client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if got := res.Header.Get("Access-Control-Allow-Origin"); got != "" {
+				t.Fatalf("GET %s from %s: Access-Control-Allow-Origin %q", path, origin, got)
+			}
+		}
+	}
 }
 
 // Ensure X-Forwarded-For is believed from trusted proxies only.
