@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"time"
 
 	"workspace"
@@ -68,7 +69,7 @@ func (db *DB) RotateRefreshToken(ctx context.Context, r workspace.Rotation) (*wo
 	)
 	err = tx.QueryRowContext(ctx, `SELECT session_id, rotated_at FROM refresh_tokens WHERE token_hash = ?`, r.OldHash).
 		Scan(&sessionID, nullTimeScanner{&rotatedAt})
-	if err == sql.ErrNoRows {
+	if errors.Is(err, sql.ErrNoRows) {
 		return nil, workspace.ErrInvalidRefresh
 	} else if err != nil {
 		return nil, mapErr(err)
