@@ -32,6 +32,9 @@ Commands:
   serve     run the API (SQLite in ./data by default; DATABASE_URL=postgres://… for PostgreSQL)
   migrate   apply schema migrations: migrate [up|status]
   user      manage accounts: user create|set-password|promote|demote <username>
+  convert   copy a SQLite database into PostgreSQL: convert --from FILE --to postgres://… [--dry-run] [--replace]
+  backup    write a consistent backup while serving: backup --to FILE
+  restore   replace the database with a backup: restore --from FILE (stop serve first)
   version   print the version
 
 Run 'workspace <command> -h' for a command's flags.
@@ -52,6 +55,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runMigrate(ctx, args, getenv, stdout, stderr)
 	case "user":
 		return runUser(ctx, args, getenv, stdin, stdout, stderr)
+	case "convert":
+		return runConvert(ctx, args, getenv, stdout, stderr)
+	case "backup":
+		return runBackup(ctx, args, getenv, stdout, stderr)
+	case "restore":
+		return runRestore(ctx, args, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "workspace %s %s\n", workspace.Version, workspace.Commit)
 		return nil

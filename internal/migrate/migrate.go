@@ -113,3 +113,21 @@ func checkAhead(ctx context.Context, p *goose.Provider) error {
 	}
 	return nil
 }
+
+// Latest returns the newest version among the migration files of fsys (the
+// binary's schema version), without a database.
+func Latest(fsys fs.FS) (int64, error) {
+	names, err := fs.Glob(fsys, "*.sql")
+	if err != nil {
+		return 0, fmt.Errorf("migrations: %w", err)
+	}
+	var latest int64
+	for _, name := range names {
+		v, err := goose.NumericComponent(name)
+		if err != nil {
+			return 0, fmt.Errorf("migrations: %s: %w", name, err)
+		}
+		latest = max(latest, v)
+	}
+	return latest, nil
+}
