@@ -303,7 +303,9 @@ func TestConvert(t *testing.T) {
 	carol = login("carol")
 	mustCall(t, 204, "POST", api+"/auth/password", carol["access_token"].(string), map[string]any{"current_password": "password-carol", "new_password": "password-carol-2"})
 
-	// Lots and shortcuts have no API yet: rows written as the stores will.
+	// Rows written directly, as the stores would: lots, shortcuts whose
+	// action_data is JSON the API itself would not accept (to prove any
+	// stored JSON survives), and a presence row (a live WebSocket's).
 	side, err := sqlite.Open(filepath.Join(dir, "workspace.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -315,6 +317,8 @@ func TestConvert(t *testing.T) {
 		`INSERT INTO shortcuts (user_id, name, description, icon, action_type, action_data, order_index, created_at, updated_at)
 		 VALUES (1, 'Wiki ü', NULL, '📚', 'url', '{"url": "https://example.com/ü?q=1&r=2", "weight": 1.50, "big": 1e2, "nested": {"b": [1, 2, {"c": null}], "a": true}}', 0, '2026-01-01 00:00:00.000000', '2026-01-01 00:00:00.000000'),
 		        (1, 'Files', NULL, NULL, 'folder', NULL, 1, '2026-01-01 00:00:00.000000', '2026-01-01 00:00:00.000000')`,
+		`INSERT INTO presence (connection_id, user_id, instance_id, connected_at, seen_at)
+		 VALUES ('conn-1', 2, 'host-1-abc', '2026-03-01 08:00:00.000000', '2026-03-01 08:00:30.123456')`,
 	} {
 		if _, err := side.SQL().Exec(q); err != nil {
 			t.Fatal(err)
