@@ -10,7 +10,9 @@ type Store interface {
 	MessageStore
 	CalendarEventStore
 	ActivityStore
+	ActivityPruner
 	AuditWriter
+	Monitor
 	// Ping reports whether the database answers (for /readyz).
 	Ping(ctx context.Context) error
 	// Close releases the database.

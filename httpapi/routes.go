@@ -11,6 +11,7 @@ import (
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /healthz", s.handleHealthz)
 	s.mux.HandleFunc("GET /readyz", s.handleReadyz)
+	s.mux.HandleFunc("GET /metrics", s.handleMetrics)
 
 	huma.Register(s.api, s.op("auth-register", "POST /api/v1/auth/register", "Create an account", "auth", public, 201), s.handleAuthRegister)
 	huma.Register(s.api, s.op("auth-login", "POST /api/v1/auth/login", "Sign in", "auth", public, 0), s.handleAuthLogin)
@@ -51,6 +52,23 @@ func (s *Server) routes() {
 	huma.Register(s.api, s.op("calendar-feed", "GET /api/v1/calendar/feeds/{token}", "iCalendar feed (the token in the URL authenticates)", "calendar", public, 0), s.handleCalendarFeed)
 
 	huma.Register(s.api, s.op("activity-list", "GET /api/v1/activity-logs", "The audit trail (mine; admins: everyone's)", "activity", signedIn, 0), s.handleActivityList)
+	huma.Register(s.api, streamed(s.op("activity-export", "GET /api/v1/activity-logs/export", "Stream the audit trail as JSON Lines or CSV", "activity", admin, 0), "application/x-ndjson", "text/csv"), s.handleActivityExport)
+
+	huma.Register(s.api, s.op("admin-db-connections", "GET /api/v1/admin/db/connections", "Connections per database", "admin", admin, 0), s.handleAdminDBConnections)
+	huma.Register(s.api, s.op("admin-db-tables", "GET /api/v1/admin/db/tables", "Largest tables", "admin", admin, 0), s.handleAdminDBTables)
+	huma.Register(s.api, s.op("admin-db-slow-queries", "GET /api/v1/admin/db/slow-queries", "Slowest statements (pg_stat_statements)", "admin", admin, 0), s.handleAdminDBSlowQueries)
+	huma.Register(s.api, s.op("admin-db-index-usage", "GET /api/v1/admin/db/index-usage", "Index usage, least used first", "admin", admin, 0), s.handleAdminDBIndexUsage)
+}
+
+// streamed documents an operation whose body is streamed in one of the
+// given media types (huma cannot infer it from a streaming output).
+func streamed(o huma.Operation, mediaTypes ...string) huma.Operation {
+	content := map[string]*huma.MediaType{}
+	for _, mt := range mediaTypes {
+		content[mt] = &huma.MediaType{Schema: &huma.Schema{Type: "string"}}
+	}
+	o.Responses = map[string]*huma.Response{"200": {Description: "Streamed, one page at a time.", Content: content}}
+	return o
 }
 
 type access int

@@ -21,6 +21,7 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("Activity", func(t *testing.T) { testActivity(t, newStore) })
 	t.Run("Message", func(t *testing.T) { testMessage(t, newStore) })
 	t.Run("Calendar", func(t *testing.T) { testCalendar(t, newStore) })
+	t.Run("Monitor", func(t *testing.T) { testMonitor(t, newStore) })
 }
 
 // ctxAs returns a context whose actor is u (nil: anonymous) from a fixed

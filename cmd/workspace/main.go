@@ -32,6 +32,7 @@ Commands:
   serve     run the API (SQLite in ./data by default; DATABASE_URL=postgres://… for PostgreSQL)
   migrate   apply schema migrations: migrate [up|status]
   user      manage accounts: user create|set-password|promote|demote <username>
+  activity  audit trail retention: activity prune -older-than 365d
   version   print the version
 
 Run 'workspace <command> -h' for a command's flags.
@@ -52,6 +53,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runMigrate(ctx, args, getenv, stdout, stderr)
 	case "user":
 		return runUser(ctx, args, getenv, stdin, stdout, stderr)
+	case "activity":
+		return runActivity(ctx, args, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "workspace %s %s\n", workspace.Version, workspace.Commit)
 		return nil

@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
+	"workspace"
 	"workspace/auth"
 	"workspace/httpapi"
 )
@@ -19,12 +21,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var noMigrate bool
+	var metricsAddr string
 	fs.BoolVar(&noMigrate, "no-migrate", false, "do not apply migrations; refuse to start unless the schema is current")
+	fs.StringVar(&metricsAddr, "metrics-addr", "", "also serve /metrics to anyone on this private address (env METRICS_ADDR)")
 	cfg, err := loadConfig(fs, args, getenv)
 	if err != nil {
 		return err
 	}
 	cfg.NoMigrate = noMigrate
+	if metricsAddr != "" {
+		cfg.MetricsAddr = metricsAddr
+	}
 	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	return serve(ctx, cfg, logger, stdout)
 }
@@ -48,6 +55,9 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 		for _, name := range applied {
 			logger.Info("migration applied", slog.String("file", name))
 		}
+	}
+	if len(cfg.AuditKeys) == 0 && kind == "postgres" {
+		logger.Warn("AUDIT_ENCRYPTION_KEYS is not set: sensitive audit metadata (" + strings.Join(sensitiveKeys(cfg), ", ") + ") is stored unencrypted")
 	}
 	secret, err := jwtSecret(cfg, kind)
 	if err != nil {
@@ -77,24 +87,68 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 	if err != nil {
 		return err
 	}
+	servers := []*http.Server{srv}
+	listeners := []net.Listener{ln}
+	if cfg.MetricsAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", api.MetricsHandler())
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second,
+			ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		logger.Info("metrics listening", slog.String("addr", "http://"+mln.Addr().String()+"/metrics"))
+		fmt.Fprintf(stdout, "workspace metrics on http://%s/metrics\n", mln.Addr())
+		servers, listeners = append(servers, msrv), append(listeners, mln)
+	}
 	logger.Info("listening", slog.String("addr", "http://"+ln.Addr().String()), slog.String("engine", kind))
 	fmt.Fprintf(stdout, "workspace listening on http://%s (%s)\n", ln.Addr(), kind)
 
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	errc := make(chan error, len(servers))
+	for i, s := range servers {
+		go func() { errc <- s.Serve(listeners[i]) }()
+	}
+
+	// Retention runs beside the servers and stops with them.
+	rctx, stopRetention := context.WithCancel(ctx)
+	retentionDone := make(chan struct{})
+	go func() {
+		defer close(retentionDone)
+		if cfg.ActivityRetention > 0 {
+			runRetention(rctx, db, cfg.ActivityRetention, logger)
+		}
+	}()
+	defer func() { stopRetention(); <-retentionDone }()
+
 	select {
 	case err := <-errc:
+		for _, s := range servers {
+			s.Close()
+		}
 		return err
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down: draining in-flight requests")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	for _, s := range servers {
+		if err := s.Shutdown(sctx); err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
 	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
+	for range servers {
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
 	}
 	return nil
+}
+
+func sensitiveKeys(cfg Config) []string {
+	if len(cfg.AuditSensitiveKeys) > 0 {
+		return cfg.AuditSensitiveKeys
+	}
+	return workspace.DefaultSensitiveKeys
 }
