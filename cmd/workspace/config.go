@@ -75,7 +75,7 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 	if v := getenv("DATABASE_URL"); v != "" {
 		c.DatabaseURL = v
 	} else if host := getenv("DB_HOST"); host != "" {
-		c.DatabaseURL = postgresURL(host, getenv("DB_PORT"), getenv("DB_NAME"), getenv("DB_USER"), getenv("DB_PASSWORD"), getenv("DB_SSLMODE"))
+		c.DatabaseURL = postgresURL(host, getenv("DB_PORT"), getenv("DB_NAME"), getenv("DB_USER"), getenv("DB_PASSWORD"), getenv("DB_SSLMODE"), getenv("DB_SSLROOTCERT"))
 	}
 	if v := getenv("DB_POOL_MAX"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -182,7 +182,9 @@ func ParseAge(s string) (time.Duration, error) {
 	return d, nil
 }
 
-func postgresURL(host, port, name, user, password, sslmode string) string {
+// postgresURL builds a DSN from DB_* parts. sslrootcert names the CA file
+// that verify-ca/verify-full check the server's certificate against.
+func postgresURL(host, port, name, user, password, sslmode, sslrootcert string) string {
 	if port == "" {
 		port = "5432"
 	}
@@ -193,9 +195,14 @@ func postgresURL(host, port, name, user, password, sslmode string) string {
 			u.User = url.User(user)
 		}
 	}
+	q := url.Values{}
 	if sslmode != "" {
-		u.RawQuery = url.Values{"sslmode": {sslmode}}.Encode()
+		q.Set("sslmode", sslmode)
 	}
+	if sslrootcert != "" {
+		q.Set("sslrootcert", sslrootcert)
+	}
+	u.RawQuery = q.Encode()
 	return u.String()
 }
 

@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -169,7 +171,7 @@ func TestServeAppRole(t *testing.T) {
 		"CREATE ROLE " + app + " LOGIN",
 		"ALTER DATABASE " + dbName + " OWNER TO " + owner,
 		"REVOKE ALL ON DATABASE " + dbName + " FROM PUBLIC",
-		"GRANT CONNECT, TEMPORARY ON DATABASE " + dbName + " TO " + app,
+		"GRANT CONNECT ON DATABASE " + dbName + " TO " + app,
 	} {
 		if _, err := admin.Exec(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
@@ -188,24 +190,21 @@ func TestServeAppRole(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ownerConn.Close(ctx)
-	if _, err := ownerConn.Exec(ctx, "REVOKE CREATE ON SCHEMA public FROM PUBLIC"); err != nil {
-		t.Fatal(err)
-	}
-
-	var out bytes.Buffer
-	if err := run(ctx, []string{"migrate"}, env("DATABASE_URL", asRole(owner)), nil, &out, io.Discard); err != nil {
-		t.Fatalf("migrate as owner: %v\n%s", err, out.String())
-	}
+	// The README's steps, in its order: privileges of future tables, then
+	// the migration by the owner.
 	for _, q := range []string{
+		"REVOKE CREATE ON SCHEMA public FROM PUBLIC",
 		"GRANT USAGE ON SCHEMA public TO " + app,
-		"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO " + app,
-		"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO " + app,
 		"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO " + app,
 		"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE ON SEQUENCES TO " + app,
 	} {
 		if _, err := ownerConn.Exec(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
+	}
+	var out bytes.Buffer
+	if err := run(ctx, []string{"migrate"}, env("DATABASE_URL", asRole(owner)), nil, &out, io.Discard); err != nil {
+		t.Fatalf("migrate as owner: %v\n%s", err, out.String())
 	}
 
 	appDSN := asRole(app)
@@ -247,3 +246,53 @@ func TestServeAppRole(t *testing.T) {
 		t.Fatalf("prune as the app role: %v", err)
 	}
 }
+
+// Ensure the retention loop of serve prunes at once, logs what it did,
+// and returns when its context ends.
+func TestRetentionLoop(t *testing.T) {
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "workspace.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().AddDate(-1, -1, 0)
+	db.Now = func() time.Time { return old }
+	for i := 0; i < 4; i++ {
+		if err := db.WriteAudit(ctx, workspace.Audit{Action: "test.old"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Now = workspace.Now
+
+	pr, pw := io.Pipe()
+	logger := slog.New(slog.NewJSONHandler(pw, nil))
+	done := make(chan struct{})
+	go func() { defer close(done); runRetention(ctx, db, 365*24*time.Hour, logger) }()
+	dec := json.NewDecoder(pr)
+	for {
+		var rec map[string]any
+		if err := dec.Decode(&rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec["msg"] == "activity retention" {
+			if rec["deleted"] != 4.0 {
+				t.Fatalf("log record %v", rec)
+			}
+			break
+		}
+	}
+	go io.Copy(io.Discard, pr) // the reclaim-space record
+	cancel()
+	<-done
+	logs, _, err := db.FindActivityLogs(context.Background(), workspace.ActivityFilter{Action: ptrTo("test.old")})
+	if err != nil || len(logs) != 0 {
+		t.Fatalf("old rows left: %d, %v", len(logs), err)
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }
