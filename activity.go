@@ -77,7 +77,36 @@ const (
 	ActionUserCreate     = "user.create"
 	ActionUserUpdate     = "user.update"
 	ActionUserDelete     = "user.delete"
+	ActionActivityPrune  = "activity.prune"
 )
+
+// ActivityPruner applies the audit trail's retention. It is an operator
+// tool (`workspace activity prune`, ACTIVITY_RETENTION), never exposed
+// through the API, which keeps the trail append-only.
+type ActivityPruner interface {
+	// PruneActivityLogs deletes the rows created before before, oldest
+	// first, in transactions of at most batch rows (DefaultPruneBatch when
+	// batch <= 0), so writers are never blocked for long. When it deleted
+	// anything it writes one ActionActivityPrune row saying how many.
+	PruneActivityLogs(ctx context.Context, before time.Time, batch int) (PruneResult, error)
+	// ReclaimSpace gives the space of deleted rows back. SQLite: PRAGMA
+	// incremental_vacuum in small steps when the file has
+	// auto_vacuum=incremental, or VACUUM when full is set (it rewrites
+	// the file and blocks writers meanwhile). PostgreSQL: VACUUM (ANALYZE)
+	// activity_logs, never FULL (it makes the space reusable without an
+	// exclusive lock). It returns what it did, for the operator.
+	ReclaimSpace(ctx context.Context, full bool) (string, error)
+}
+
+// DefaultPruneBatch is the number of rows PruneActivityLogs deletes per
+// transaction by default.
+const DefaultPruneBatch = 5000
+
+// PruneResult says what PruneActivityLogs did.
+type PruneResult struct {
+	Deleted int64 // rows deleted
+	Batches int   // transactions that deleted at least one row
+}
 
 // sensitiveKeyRE matches metadata keys whose values must never be stored.
 var sensitiveKeyRE = regexp.MustCompile(`(?i)pass(word)?|secret|token|hash|authorization|cookie|api[_-]?key`)

@@ -13,7 +13,9 @@ type Store interface {
 	ActivityStore
 	LotStore
 	ShortcutStore
+	ActivityPruner
 	AuditWriter
+	Monitor
 	// Ping reports whether the database answers (for /readyz).
 	Ping(ctx context.Context) error
 	// Close releases the database.

@@ -8,15 +8,21 @@ import (
 	"workspace"
 )
 
-// ActivityListInput filters the audit trail.
-type ActivityListInput struct {
+// ActivityFilterParams are the filters of the audit trail, shared by the
+// list and the export.
+type ActivityFilterParams struct {
 	UserID   int       `query:"user_id" minimum:"0" doc:"Admins: any user; others: only their own id."`
 	Action   string    `query:"action" maxLength:"255" doc:"Exact action, or a prefix ending in '*' (auth.*)."`
 	Since    time.Time `query:"since" doc:"RFC 3339, inclusive."`
 	Until    time.Time `query:"until" doc:"RFC 3339, exclusive."`
 	Metadata string    `query:"metadata" maxLength:"2048" doc:"JSON object the metadata must contain, e.g. {\"lot_id\":7}."`
-	Cursor   string    `query:"cursor" maxLength:"128"`
-	Limit    int       `query:"limit" minimum:"0" maximum:"200" doc:"Page size (default 50)."`
+}
+
+// ActivityListInput filters the audit trail.
+type ActivityListInput struct {
+	ActivityFilterParams
+	Cursor string `query:"cursor" maxLength:"128"`
+	Limit  int    `query:"limit" minimum:"0" maximum:"200" doc:"Page size (default 50)."`
 }
 
 // ActivityListOutput is a page of the audit trail.
@@ -27,33 +33,43 @@ type ActivityListOutput struct {
 	}
 }
 
-// handleActivityList: users read their own rows, admins everyone's.
-func (s *Server) handleActivityList(ctx context.Context, in *ActivityListInput) (*ActivityListOutput, error) {
+// filter turns the parameters into a store filter: users read their own
+// rows, admins everyone's.
+func (p *ActivityFilterParams) filter(ctx context.Context) (workspace.ActivityFilter, error) {
 	a := workspace.ActorFromContext(ctx)
-	f := workspace.ActivityFilter{Cursor: in.Cursor, Limit: in.Limit}
+	var f workspace.ActivityFilter
 	switch {
-	case in.UserID != 0:
-		if !a.IsAdmin() && in.UserID != a.UserID {
-			return nil, s.Error(ctx, workspace.Errorf(workspace.EFORBIDDEN, "Only admins read other users' activity."))
+	case p.UserID != 0:
+		if !a.IsAdmin() && p.UserID != a.UserID {
+			return f, workspace.Errorf(workspace.EFORBIDDEN, "Only admins read other users' activity.")
 		}
-		f.UserID = &in.UserID
+		f.UserID = &p.UserID
 	case !a.IsAdmin():
 		f.UserID = &a.UserID
 	}
-	if in.Action != "" {
-		f.Action = &in.Action
+	if p.Action != "" {
+		f.Action = &p.Action
 	}
-	if !in.Since.IsZero() {
-		f.Since = &in.Since
+	if !p.Since.IsZero() {
+		f.Since = &p.Since
 	}
-	if !in.Until.IsZero() {
-		f.Until = &in.Until
+	if !p.Until.IsZero() {
+		f.Until = &p.Until
 	}
-	if in.Metadata != "" {
-		if err := json.Unmarshal([]byte(in.Metadata), &f.Metadata); err != nil {
-			return nil, s.Error(ctx, workspace.Invalid("metadata", "must be a JSON object"))
+	if p.Metadata != "" {
+		if err := json.Unmarshal([]byte(p.Metadata), &f.Metadata); err != nil {
+			return f, workspace.Invalid("metadata", "must be a JSON object")
 		}
 	}
+	return f, nil
+}
+
+func (s *Server) handleActivityList(ctx context.Context, in *ActivityListInput) (*ActivityListOutput, error) {
+	f, err := in.filter(ctx)
+	if err != nil {
+		return nil, s.Error(ctx, err)
+	}
+	f.Cursor, f.Limit = in.Cursor, in.Limit
 	list, next, err := s.Store.FindActivityLogs(ctx, f)
 	if err != nil {
 		return nil, s.Error(ctx, err)

@@ -93,6 +93,12 @@ func (s *Server) handleAuthLogin(ctx context.Context, in *LoginInput) (*TokenOut
 	}
 	t, u, err := s.Auth.Login(ctx, login, in.Body.Password)
 	if err != nil {
+		switch workspace.ErrorCode(err) {
+		case workspace.EUNAUTHORIZED:
+			s.Metrics.LoginFailures.Inc()
+		case workspace.ETOOMANY:
+			s.Metrics.LoginThrottled.Inc()
+		}
 		return nil, s.Error(ctx, err)
 	}
 	return tokenOutput(t, u), nil

@@ -217,6 +217,7 @@ func TestContract(t *testing.T) {
 			}
 			ct := res.Header.Get("Content-Type")
 			okType := ct == "application/json" || ct == "application/problem+json" || strings.HasPrefix(ct, "text/calendar") ||
+				ct == "application/x-ndjson" || strings.HasPrefix(ct, "text/csv") ||
 				(res.StatusCode == 204 && len(resBody) == 0)
 			if !okType || res.Header.Get("X-Content-Type-Options") != "nosniff" || res.Header.Get("Server") != "" {
 				t.Errorf("%s %s (%s) → %d: headers %v", o.method, path, name, res.StatusCode, res.Header)
@@ -230,6 +231,11 @@ func TestContract(t *testing.T) {
 				RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
 				Status:                 res.StatusCode, Header: res.Header,
 				Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+			}
+			if ct == "application/x-ndjson" || strings.HasPrefix(ct, "text/csv") {
+				// Streamed exports: the document names the media type; kin
+				// cannot decode a stream, so only status and type are checked.
+				in.Options.ExcludeResponseBody = true
 			}
 			in.SetBodyBytes(resBody)
 			if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {

@@ -56,6 +56,24 @@ func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter 
 func (s *Server) base(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		// The route label is the matched mux pattern ("GET
+		// /api/v1/messages/{id}"), never the raw path: a bounded label set.
+		muxHandler, pattern := s.mux.Handler(r)
+		route := pattern
+		if route == "" {
+			route = "unmatched"
+		}
+		rec := &statusRecorder{ResponseWriter: w}
+		w = rec
+		s.Metrics.InFlight.Inc()
+		defer func() {
+			s.Metrics.InFlight.Dec()
+			status := rec.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			s.Metrics.Observe(route, status, time.Since(start))
+		}()
 		var b [8]byte
 		rand.Read(b[:])
 		id := hex.EncodeToString(b[:])
@@ -76,7 +94,6 @@ func (s *Server) base(next http.Handler) http.Handler {
 
 		ctx := context.WithValue(r.Context(), requestIDKey, id)
 		ctx = workspace.NewContextWithActor(ctx, workspace.Actor{IP: ip, UserAgent: r.UserAgent()})
-		rec := &statusRecorder{ResponseWriter: w}
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
@@ -92,8 +109,8 @@ func (s *Server) base(next http.Handler) http.Handler {
 				slog.Int("status", rec.status), slog.Duration("duration", time.Since(start)), slog.String("ip", ip))
 		}()
 		r = r.WithContext(ctx)
-		if h, pattern := s.mux.Handler(r); pattern == "" {
-			unmatched(h, rec, r)
+		if pattern == "" {
+			unmatched(muxHandler, rec, r)
 			return
 		}
 		next.ServeHTTP(rec, r)

@@ -14,6 +14,7 @@ func (s *Server) routes() {
 	if s.Realtime != nil {
 		s.mux.Handle("GET /api/v1/ws", s.Realtime) // the WebSocket authenticates itself (see realtime)
 	}
+	s.mux.HandleFunc("GET /metrics", s.handleMetrics)
 
 	huma.Register(s.api, s.op("auth-register", "POST /api/v1/auth/register", "Create an account", "auth", public, 201), s.handleAuthRegister)
 	huma.Register(s.api, s.op("auth-login", "POST /api/v1/auth/login", "Sign in", "auth", public, 0), s.handleAuthLogin)
@@ -67,6 +68,23 @@ func (s *Server) routes() {
 	huma.Register(s.api, s.op("shortcuts-get", "GET /api/v1/shortcuts/{id}", "Get one of my shortcuts", "shortcuts", signedIn, 0), s.handleShortcutGet)
 	huma.Register(s.api, s.op("shortcuts-update", "PATCH /api/v1/shortcuts/{id}", "Change one of my shortcuts", "shortcuts", signedIn, 0), s.handleShortcutUpdate)
 	huma.Register(s.api, s.op("shortcuts-delete", "DELETE /api/v1/shortcuts/{id}", "Delete one of my shortcuts (the rest move up)", "shortcuts", signedIn, 204), s.handleShortcutDelete)
+	huma.Register(s.api, streamed(s.op("activity-export", "GET /api/v1/activity-logs/export", "Stream the audit trail as JSON Lines or CSV", "activity", admin, 0), "application/x-ndjson", "text/csv"), s.handleActivityExport)
+
+	huma.Register(s.api, s.op("admin-db-connections", "GET /api/v1/admin/db/connections", "Connections per database", "admin", admin, 0), s.handleAdminDBConnections)
+	huma.Register(s.api, s.op("admin-db-tables", "GET /api/v1/admin/db/tables", "Largest tables", "admin", admin, 0), s.handleAdminDBTables)
+	huma.Register(s.api, s.op("admin-db-slow-queries", "GET /api/v1/admin/db/slow-queries", "Slowest statements (pg_stat_statements)", "admin", admin, 0), s.handleAdminDBSlowQueries)
+	huma.Register(s.api, s.op("admin-db-index-usage", "GET /api/v1/admin/db/index-usage", "Index usage, least used first", "admin", admin, 0), s.handleAdminDBIndexUsage)
+}
+
+// streamed documents an operation whose body is streamed in one of the
+// given media types (huma cannot infer it from a streaming output).
+func streamed(o huma.Operation, mediaTypes ...string) huma.Operation {
+	content := map[string]*huma.MediaType{}
+	for _, mt := range mediaTypes {
+		content[mt] = &huma.MediaType{Schema: &huma.Schema{Type: "string"}}
+	}
+	o.Responses = map[string]*huma.Response{"200": {Description: "Streamed, one page at a time.", Content: content}}
+	return o
 }
 
 type access int

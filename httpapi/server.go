@@ -14,6 +14,7 @@ import (
 
 	"workspace"
 	"workspace/auth"
+	"workspace/metrics"
 )
 
 // Server is the HTTP API. Set the fields, then call Handler.
@@ -21,6 +22,9 @@ type Server struct {
 	Store  workspace.Store
 	Auth   *auth.Service
 	Logger *slog.Logger
+	// Metrics are exported on /metrics; Handler creates them (with the
+	// store's pool statistics) when nil.
+	Metrics *metrics.Metrics
 
 	// AllowRegistration lets anyone create an account. The first account
 	// (which becomes admin) can always be registered.
@@ -49,6 +53,12 @@ func (s *Server) Handler() http.Handler {
 	}
 	if s.MaxBodyBytes <= 0 {
 		s.MaxBodyBytes = 1 << 20
+	}
+	if s.Metrics == nil {
+		s.Metrics = metrics.New()
+		if err := s.Metrics.RegisterStore(s.Store); err != nil {
+			s.Logger.Warn("pool metrics unavailable", slog.Any("err", err))
+		}
 	}
 	installErrors()
 	s.mux = http.NewServeMux()

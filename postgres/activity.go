@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"workspace"
 )
@@ -17,7 +18,7 @@ func insertActivity(ctx context.Context, tx *Tx, a workspace.Audit) error {
 	if id := a.Subject(actor); id != 0 {
 		userID = &id
 	}
-	meta, err := a.EncodeMetadata()
+	meta, err := a.EncodeMetadataWith(tx.cipher)
 	if err != nil {
 		return err
 	}
@@ -102,6 +103,9 @@ func (db *DB) FindActivityLogs(ctx context.Context, f workspace.ActivityFilter) 
 	if err := workspace.ValidateMetadataFilter(f.Metadata); err != nil {
 		return nil, "", err
 	}
+	if err := db.Cipher.CheckFilter(f.Metadata); err != nil {
+		return nil, "", err
+	}
 	if len(f.Metadata) > 0 {
 		b, err := json.Marshal(f.Metadata)
 		if err != nil {
@@ -132,5 +136,53 @@ func (db *DB) FindActivityLogs(ctx context.Context, f workspace.ActivityFilter) 
 		return nil, "", mapErr(err)
 	}
 	out, next := workspace.Paginate(out, limit, func(l *workspace.ActivityLog) int64 { return int64(l.ID) })
+	if err := db.Cipher.DecryptLogs(out); err != nil {
+		return nil, "", err
+	}
 	return out, next, nil
+}
+
+// PruneActivityLogs deletes audit rows created before before, batch rows
+// per transaction: each batch locks only its own rows, briefly.
+func (db *DB) PruneActivityLogs(ctx context.Context, before time.Time, batch int) (workspace.PruneResult, error) {
+	if batch <= 0 {
+		batch = workspace.DefaultPruneBatch
+	}
+	var res workspace.PruneResult
+	for {
+		// One statement is one transaction: the oldest rows first, through
+		// idx_activity_logs_created.
+		tag, err := db.pool.Exec(ctx, `
+			DELETE FROM activity_logs WHERE id IN (
+				SELECT id FROM activity_logs WHERE created_at < $1 ORDER BY created_at LIMIT $2)`,
+			before.UTC(), batch)
+		if err != nil {
+			return res, mapErr(err)
+		}
+		n := tag.RowsAffected()
+		if n > 0 {
+			res.Deleted += n
+			res.Batches++
+		}
+		if n < int64(batch) {
+			break
+		}
+	}
+	if res.Deleted == 0 {
+		return res, nil
+	}
+	return res, db.WriteAudit(ctx, workspace.Audit{Action: workspace.ActionActivityPrune,
+		Metadata: map[string]any{"before": before.UTC().Format(time.RFC3339Nano), "deleted": res.Deleted}})
+}
+
+// ReclaimSpace runs VACUUM (ANALYZE) on activity_logs: the space of the
+// deleted rows becomes reusable and the planner's statistics fresh, under
+// a lock that lets reads and writes go on. Never VACUUM FULL, whose
+// exclusive lock would stop the application; full is ignored. A role that
+// does not own the table gets a warning from the server and nothing done.
+func (db *DB) ReclaimSpace(ctx context.Context, full bool) (string, error) {
+	if _, err := db.pool.Exec(ctx, "VACUUM (ANALYZE) activity_logs"); err != nil {
+		return "", mapErr(err)
+	}
+	return "VACUUM (ANALYZE) activity_logs: freed space is reusable (never VACUUM FULL, which locks the table)", nil
 }

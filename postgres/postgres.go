@@ -39,6 +39,10 @@ type DB struct {
 
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
+	// Cipher encrypts sensitive audit metadata on write and decrypts it on
+	// read; nil stores metadata as given (after redaction). Set it before
+	// use.
+	Cipher *workspace.AuditCipher
 }
 
 var _ workspace.Store = (*DB)(nil)
@@ -125,7 +129,8 @@ func (db *DB) CheckSchema(ctx context.Context) error {
 // Tx is a transaction whose writes all share one timestamp.
 type Tx struct {
 	pgx.Tx
-	now time.Time
+	now    time.Time
+	cipher *workspace.AuditCipher
 }
 
 func (db *DB) begin(ctx context.Context) (*Tx, error) {
@@ -133,7 +138,7 @@ func (db *DB) begin(ctx context.Context) (*Tx, error) {
 	if err != nil {
 		return nil, mapErr(err)
 	}
-	return &Tx{Tx: tx, now: workspace.Truncate(db.Now())}, nil
+	return &Tx{Tx: tx, now: workspace.Truncate(db.Now()), cipher: db.Cipher}, nil
 }
 
 // rollback ends a transaction that was not committed; its error (the

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"workspace"
 	"workspace/internal/testpg"
@@ -27,4 +28,18 @@ func MustOpenDB(tb testing.TB) *postgres.DB {
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(tb testing.TB) workspace.Store { return MustOpenDB(tb) })
+}
+
+func TestConformanceInternals(t *testing.T) {
+	storetest.RunInternals(t, func(tb testing.TB) workspace.Store { return MustOpenDB(tb) }, storetest.Internals{
+		SetNow:    func(s workspace.Store, now func() time.Time) { s.(*postgres.DB).Now = now },
+		SetCipher: func(s workspace.Store, c *workspace.AuditCipher) { s.(*postgres.DB).Cipher = c },
+		RawMetadata: func(tb testing.TB, s workspace.Store, id int) string {
+			var meta string
+			if err := s.(*postgres.DB).Pool().QueryRow(context.Background(), "SELECT metadata::text FROM activity_logs WHERE id = $1", id).Scan(&meta); err != nil {
+				tb.Fatal(err)
+			}
+			return meta
+		},
+	})
 }

@@ -3,10 +3,14 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"maps"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"workspace"
 )
@@ -19,7 +23,7 @@ func insertActivity(ctx context.Context, tx *Tx, a workspace.Audit) error {
 	if id := a.Subject(actor); id != 0 {
 		userID = id
 	}
-	meta, err := a.EncodeMetadata()
+	meta, err := a.EncodeMetadataWith(tx.cipher)
 	if err != nil {
 		return err
 	}
@@ -93,6 +97,9 @@ func (db *DB) FindActivityLogs(ctx context.Context, f workspace.ActivityFilter) 
 	if err := workspace.ValidateMetadataFilter(f.Metadata); err != nil {
 		return nil, "", err
 	}
+	if err := db.Cipher.CheckFilter(f.Metadata); err != nil {
+		return nil, "", err
+	}
 	for _, k := range slices.Sorted(maps.Keys(f.Metadata)) {
 		path := `$."` + k + `"` // k is validated; the path is bound anyway
 		switch v := f.Metadata[k].(type) {
@@ -142,6 +149,9 @@ func (db *DB) FindActivityLogs(ctx context.Context, f workspace.ActivityFilter) 
 		return nil, "", mapErr(err)
 	}
 	out, next := workspace.Paginate(out, limit, func(l *workspace.ActivityLog) int64 { return int64(l.ID) })
+	if err := db.Cipher.DecryptLogs(out); err != nil {
+		return nil, "", err
+	}
 	return out, next, nil
 }
 
@@ -150,4 +160,110 @@ func ptrNull(s sql.NullString) *string {
 		return nil
 	}
 	return &s.String
+}
+
+// PruneActivityLogs deletes audit rows created before before, batch rows
+// per write transaction, so other writers get the single writer
+// connection between batches.
+func (db *DB) PruneActivityLogs(ctx context.Context, before time.Time, batch int) (workspace.PruneResult, error) {
+	if batch <= 0 {
+		batch = workspace.DefaultPruneBatch
+	}
+	var res workspace.PruneResult
+	for {
+		n, err := db.pruneBatch(ctx, before, batch)
+		if err != nil {
+			return res, err
+		}
+		if n > 0 {
+			res.Deleted += n
+			res.Batches++
+		}
+		if n < int64(batch) {
+			break
+		}
+	}
+	if res.Deleted == 0 {
+		return res, nil
+	}
+	return res, db.WriteAudit(ctx, workspace.Audit{Action: workspace.ActionActivityPrune,
+		Metadata: map[string]any{"before": before.UTC().Format(time.RFC3339Nano), "deleted": res.Deleted}})
+}
+
+func (db *DB) pruneBatch(ctx context.Context, before time.Time, batch int) (int64, error) {
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	// The oldest rows first, through idx_activity_logs_created.
+	r, err := tx.ExecContext(ctx, `
+		DELETE FROM activity_logs WHERE id IN (
+			SELECT id FROM activity_logs WHERE created_at < ? ORDER BY created_at LIMIT ?)`,
+		fmtTime(before), batch)
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	n, err := r.RowsAffected()
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	return n, mapErr(tx.Commit())
+}
+
+// incrementalVacuumStep is the number of free pages given back per
+// statement: small enough that writers wait only briefly.
+const incrementalVacuumStep = 1000
+
+// ReclaimSpace truncates the file by the pages that deleted rows freed.
+func (db *DB) ReclaimSpace(ctx context.Context, full bool) (string, error) {
+	if full {
+		if _, err := db.write.ExecContext(ctx, "VACUUM"); err != nil {
+			return "", mapErr(err)
+		}
+		return "VACUUM rewrote the database file", nil
+	}
+	var mode int
+	if err := db.write.QueryRowContext(ctx, "PRAGMA auto_vacuum").Scan(&mode); err != nil {
+		return "", mapErr(err)
+	}
+	if mode != 2 {
+		// auto_vacuum only changes on a new file or with VACUUM.
+		return "the file was created without auto_vacuum=incremental: freed pages are reused but not given back; run `workspace activity prune -vacuum` once to rewrite it", nil
+	}
+	freelist := func() (int64, error) {
+		var n int64
+		err := db.write.QueryRowContext(ctx, "PRAGMA freelist_count").Scan(&n)
+		return n, mapErr(err)
+	}
+	start, err := freelist()
+	if err != nil {
+		return "", err
+	}
+	for free := start; free > 0; {
+		// incremental_vacuum answers rows of nothing; drain them.
+		rows, err := db.write.QueryContext(ctx, "PRAGMA incremental_vacuum("+strconv.Itoa(incrementalVacuumStep)+")")
+		if err != nil {
+			return "", mapErr(err)
+		}
+		for rows.Next() {
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return "", mapErr(err)
+		}
+		left, err := freelist()
+		if err != nil {
+			return "", err
+		}
+		if left >= free {
+			break // no progress: never loop forever
+		}
+		free = left
+	}
+	end, err := freelist()
+	if err != nil {
+		return "", err
+	}
+	pages := start - end
+	return fmt.Sprintf("incremental_vacuum gave back %d pages", pages), nil
 }

@@ -45,6 +45,10 @@ type DB struct {
 
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
+	// Cipher encrypts sensitive audit metadata on write and decrypts it on
+	// read; nil stores metadata as given (after redaction). Set it before
+	// use.
+	Cipher *workspace.AuditCipher
 }
 
 var _ workspace.Store = (*DB)(nil)
@@ -136,7 +140,8 @@ func (db *DB) SQL() *sql.DB { return db.write }
 // Tx is a write transaction whose writes all share one timestamp.
 type Tx struct {
 	*sql.Tx
-	now time.Time
+	now    time.Time
+	cipher *workspace.AuditCipher
 }
 
 func (db *DB) begin(ctx context.Context) (*Tx, error) {
@@ -144,7 +149,7 @@ func (db *DB) begin(ctx context.Context) (*Tx, error) {
 	if err != nil {
 		return nil, mapErr(err)
 	}
-	return &Tx{Tx: tx, now: workspace.Truncate(db.Now())}, nil
+	return &Tx{Tx: tx, now: workspace.Truncate(db.Now()), cipher: db.Cipher}, nil
 }
 
 // timeLayout is the fixed-width UTC text form of every timestamp.

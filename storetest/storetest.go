@@ -24,6 +24,7 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("Realtime", func(t *testing.T) { testRealtime(t, newStore) })
 	t.Run("Lot", func(t *testing.T) { testLot(t, newStore) })
 	t.Run("Shortcut", func(t *testing.T) { testShortcut(t, newStore) })
+	t.Run("Monitor", func(t *testing.T) { testMonitor(t, newStore) })
 }
 
 // ctxAs returns a context whose actor is u (nil: anonymous) from a fixed

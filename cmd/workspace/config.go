@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"workspace"
 	"workspace/auth"
 )
 
@@ -31,6 +32,18 @@ type Config struct {
 	MaxBodyBytes      int64
 	ShutdownTimeout   time.Duration
 	NoMigrate         bool
+	// MetricsAddr is a second listen address serving only /metrics, to
+	// anyone (METRICS_ADDR): bind it to a private network.
+	MetricsAddr string
+	// AuditKeys encrypt sensitive audit metadata (AUDIT_ENCRYPTION_KEYS,
+	// "id:base64key,…", the first is current). Never logged.
+	AuditKeys []workspace.AuditKey
+	// AuditSensitiveKeys are the metadata keys encrypted
+	// (AUDIT_SENSITIVE_KEYS; workspace.DefaultSensitiveKeys when empty).
+	AuditSensitiveKeys []string
+	// ActivityRetention, when set, makes serve delete audit rows older
+	// than it once a day (ACTIVITY_RETENTION, e.g. 365d or 8760h).
+	ActivityRetention time.Duration
 }
 
 // DefaultConfig returns the zero-configuration defaults.
@@ -62,7 +75,7 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 	if v := getenv("DATABASE_URL"); v != "" {
 		c.DatabaseURL = v
 	} else if host := getenv("DB_HOST"); host != "" {
-		c.DatabaseURL = postgresURL(host, getenv("DB_PORT"), getenv("DB_NAME"), getenv("DB_USER"), getenv("DB_PASSWORD"), getenv("DB_SSLMODE"))
+		c.DatabaseURL = postgresURL(host, getenv("DB_PORT"), getenv("DB_NAME"), getenv("DB_USER"), getenv("DB_PASSWORD"), getenv("DB_SSLMODE"), getenv("DB_SSLROOTCERT"))
 	}
 	if v := getenv("DB_POOL_MAX"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -91,6 +104,26 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 			errs = append(errs, fmt.Errorf("BCRYPT_COST=%q is not a number", v))
 		}
 		c.BcryptCost = n
+	}
+	if v := getenv("METRICS_ADDR"); v != "" {
+		c.MetricsAddr = v
+	}
+	if v := getenv("AUDIT_ENCRYPTION_KEYS"); v != "" {
+		keys, err := workspace.ParseAuditKeys(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("AUDIT_ENCRYPTION_KEYS: %w", err))
+		}
+		c.AuditKeys = keys
+	}
+	if v := getenv("AUDIT_SENSITIVE_KEYS"); v != "" {
+		c.AuditSensitiveKeys = splitList(v)
+	}
+	if v := getenv("ACTIVITY_RETENTION"); v != "" {
+		d, err := ParseAge(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("ACTIVITY_RETENTION: %w", err))
+		}
+		c.ActivityRetention = d
 	}
 	if v := getenv("ALLOW_REGISTRATION"); v != "" {
 		b, err := strconv.ParseBool(v)
@@ -127,7 +160,31 @@ func (c *Config) Engine() (engine, target string) {
 	return "sqlite", filepath.Join(c.DataDir, "workspace.db")
 }
 
-func postgresURL(host, port, name, user, password, sslmode string) string {
+// ParseAge parses an age: a number of days ("365d") or a Go duration
+// ("720h", "90m"). It must be positive.
+func ParseAge(s string) (time.Duration, error) {
+	var d time.Duration
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 || n > 100*365 {
+			return 0, fmt.Errorf("%q: want a number of days (365d) or a duration (720h)", s)
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, fmt.Errorf("%q: want a number of days (365d) or a duration (720h)", s)
+		}
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("%q: must be positive", s)
+	}
+	return d, nil
+}
+
+// postgresURL builds a DSN from DB_* parts. sslrootcert names the CA file
+// that verify-ca/verify-full check the server's certificate against.
+func postgresURL(host, port, name, user, password, sslmode, sslrootcert string) string {
 	if port == "" {
 		port = "5432"
 	}
@@ -138,9 +195,14 @@ func postgresURL(host, port, name, user, password, sslmode string) string {
 			u.User = url.User(user)
 		}
 	}
+	q := url.Values{}
 	if sslmode != "" {
-		u.RawQuery = url.Values{"sslmode": {sslmode}}.Encode()
+		q.Set("sslmode", sslmode)
 	}
+	if sslrootcert != "" {
+		q.Set("sslrootcert", sslrootcert)
+	}
+	u.RawQuery = q.Encode()
 	return u.String()
 }
 

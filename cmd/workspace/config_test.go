@@ -21,6 +21,8 @@ func TestConfig(t *testing.T) {
 		{name: "SQLiteURL", env: []string{"DATABASE_URL", "sqlite:///var/lib/ws/x.db"}, wantAddr: ":4000", wantEngine: "sqlite", wantTarget: "/var/lib/ws/x.db"},
 		{name: "DBParts", env: []string{"DB_HOST", "db.lan", "DB_NAME", "ws", "DB_USER", "app", "DB_PASSWORD", "p@ss/word", "DB_SSLMODE", "verify-full"},
 			wantAddr: ":4000", wantEngine: "postgres", wantTarget: "postgres://app:p%40ss%2Fword@db.lan:5432/ws?sslmode=verify-full"},
+		{name: "VerifyFull", env: []string{"DB_HOST", "db.lan", "DB_NAME", "ws", "DB_USER", "app", "DB_SSLMODE", "verify-full", "DB_SSLROOTCERT", "/etc/workspace/db-ca.pem"},
+			wantAddr: ":4000", wantEngine: "postgres", wantTarget: "postgres://app@db.lan:5432/ws?sslmode=verify-full&sslrootcert=%2Fetc%2Fworkspace%2Fdb-ca.pem"},
 		{name: "LowCost", env: []string{"BCRYPT_COST", "9"}, wantErr: "BCRYPT_COST"},
 		{name: "ShortSecret", env: []string{"JWT_SECRET", "short"}, wantErr: "JWT_SECRET"},
 		{name: "BadProxy", env: []string{"TRUSTED_PROXIES", "10.0.0.0/33"}, wantErr: "TRUSTED_PROXIES"},

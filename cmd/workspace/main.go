@@ -35,6 +35,7 @@ Commands:
   convert   copy a SQLite database into PostgreSQL: convert --from FILE --to postgres://… [--dry-run] [--replace]
   backup    write a consistent backup while serving: backup --to FILE
   restore   replace the database with a backup: restore --from FILE (stop serve first)
+  activity  audit trail retention: activity prune -older-than 365d
   version   print the version
 
 Run 'workspace <command> -h' for a command's flags.
@@ -61,6 +62,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runBackup(ctx, args, getenv, stdout, stderr)
 	case "restore":
 		return runRestore(ctx, args, getenv, stdout, stderr)
+	case "activity":
+		return runActivity(ctx, args, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "workspace %s %s\n", workspace.Version, workspace.Commit)
 		return nil

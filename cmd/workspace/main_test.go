@@ -29,6 +29,14 @@ func env(kv ...string) func(string) string {
 // and a function that stops it (SIGTERM-like) and returns run's error.
 func MustRunServe(t *testing.T, args []string, getenv func(string) string) (string, func() error) {
 	t.Helper()
+	url, _, stop := MustRunServeOutput(t, args, getenv)
+	return url, stop
+}
+
+// MustRunServeOutput is MustRunServe that also returns the lines serve
+// printed before it listened.
+func MustRunServeOutput(t *testing.T, args []string, getenv func(string) string) (string, []string, func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
@@ -38,6 +46,7 @@ func MustRunServe(t *testing.T, args []string, getenv func(string) string) (stri
 		done <- err
 	}()
 	sc := bufio.NewScanner(pr)
+	var before []string
 	for sc.Scan() {
 		if _, rest, ok := strings.Cut(sc.Text(), "workspace listening on "); ok {
 			url, _, _ := strings.Cut(rest, " ")
@@ -46,12 +55,13 @@ func MustRunServe(t *testing.T, args []string, getenv func(string) string) (stri
 			var err error
 			stop := func() error { once.Do(func() { cancel(); err = <-done }); return err }
 			t.Cleanup(func() { stop() })
-			return url, stop
+			return url, before, stop
 		}
+		before = append(before, sc.Text())
 	}
 	cancel()
 	t.Fatalf("serve exited before listening: %v", <-done)
-	return "", nil
+	return "", nil, nil
 }
 
 func post(t *testing.T, url, token string, body any) (int, map[string]any) {

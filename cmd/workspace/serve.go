@@ -9,10 +9,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
+	"workspace"
 	"workspace/auth"
 	"workspace/httpapi"
+	"workspace/metrics"
 	"workspace/realtime"
 )
 
@@ -20,12 +23,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var noMigrate bool
+	var metricsAddr string
 	fs.BoolVar(&noMigrate, "no-migrate", false, "do not apply migrations; refuse to start unless the schema is current")
+	fs.StringVar(&metricsAddr, "metrics-addr", "", "also serve /metrics to anyone on this private address (env METRICS_ADDR)")
 	cfg, err := loadConfig(fs, args, getenv)
 	if err != nil {
 		return err
 	}
 	cfg.NoMigrate = noMigrate
+	if metricsAddr != "" {
+		cfg.MetricsAddr = metricsAddr
+	}
 	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	return serve(ctx, cfg, logger, stdout)
 }
@@ -50,6 +58,9 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 			logger.Info("migration applied", slog.String("file", name))
 		}
 	}
+	if len(cfg.AuditKeys) == 0 && kind == "postgres" {
+		logger.Warn("AUDIT_ENCRYPTION_KEYS is not set: sensitive audit metadata (" + strings.Join(sensitiveKeys(cfg), ", ") + ") is stored unencrypted")
+	}
 	secret, err := jwtSecret(cfg, kind)
 	if err != nil {
 		return err
@@ -66,8 +77,13 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 	}
 	hubCtx, stopHub := context.WithCancel(ctx)
 	defer stopHub()
+	m := metrics.New()
+	if err := m.RegisterStore(db); err != nil {
+		logger.Warn("pool metrics unavailable", slog.Any("err", err))
+	}
 	hub := &realtime.Hub{Store: db, Auth: authSvc, Notifier: notifier, Logger: logger,
-		InstanceID: newInstanceID(), AllowedOrigins: cfg.AllowedOrigins}
+		InstanceID: newInstanceID(), AllowedOrigins: cfg.AllowedOrigins,
+		OnConnections: func(n int) { m.WebSocketConnections.Set(float64(n)) }}
 	hubStarted, hubDone := make(chan struct{}), make(chan error, 1)
 	go func() { hubDone <- hub.Run(hubCtx, hubStarted) }()
 	select {
@@ -76,7 +92,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 		return fmt.Errorf("realtime: %w", err)
 	}
 	api := &httpapi.Server{
-		Store: db, Auth: authSvc, Logger: logger, Realtime: hub,
+		Store: db, Auth: authSvc, Logger: logger, Realtime: hub, Metrics: m,
 		AllowRegistration: cfg.AllowRegistration, AllowedOrigins: cfg.AllowedOrigins,
 		TrustedProxies: cfg.TrustedProxies, MaxBodyBytes: cfg.MaxBodyBytes,
 	}
@@ -93,13 +109,46 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 	if err != nil {
 		return err
 	}
+	servers := []*http.Server{srv}
+	listeners := []net.Listener{ln}
+	if cfg.MetricsAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", api.MetricsHandler())
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second,
+			ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		logger.Info("metrics listening", slog.String("addr", "http://"+mln.Addr().String()+"/metrics"))
+		fmt.Fprintf(stdout, "workspace metrics on http://%s/metrics\n", mln.Addr())
+		servers, listeners = append(servers, msrv), append(listeners, mln)
+	}
 	logger.Info("listening", slog.String("addr", "http://"+ln.Addr().String()), slog.String("engine", kind))
 	fmt.Fprintf(stdout, "workspace listening on http://%s (%s)\n", ln.Addr(), kind)
 
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	errc := make(chan error, len(servers))
+	for i, s := range servers {
+		go func() { errc <- s.Serve(listeners[i]) }()
+	}
+
+	// Retention runs beside the servers and stops with them.
+	rctx, stopRetention := context.WithCancel(ctx)
+	retentionDone := make(chan struct{})
+	go func() {
+		defer close(retentionDone)
+		if cfg.ActivityRetention > 0 {
+			runRetention(rctx, db, cfg.ActivityRetention, logger)
+		}
+	}()
+	defer func() { stopRetention(); <-retentionDone }()
+
 	select {
 	case err := <-errc:
+		for _, s := range servers {
+			s.Close()
+		}
 		return err
 	case <-ctx.Done():
 	}
@@ -107,12 +156,23 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 	stopHub() // sockets get "going away"; clients reconnect elsewhere
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	for _, s := range servers {
+		if err := s.Shutdown(sctx); err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
 	}
 	<-hubDone
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
+	for range servers {
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
 	}
 	return nil
+}
+
+func sensitiveKeys(cfg Config) []string {
+	if len(cfg.AuditSensitiveKeys) > 0 {
+		return cfg.AuditSensitiveKeys
+	}
+	return workspace.DefaultSensitiveKeys
 }

@@ -26,17 +26,60 @@ type engine interface {
 }
 
 // openStore opens the database the configuration selects: the single place
-// that picks an engine.
+// that picks an engine. The store encrypts sensitive audit metadata with
+// the configured keys (see auditCipher).
 func openStore(ctx context.Context, cfg Config) (engine, string, error) {
 	kind, target := cfg.Engine()
 	switch kind {
 	case "postgres":
 		db, err := postgres.Open(ctx, target, postgres.Options{MaxConns: int32(cfg.DBPoolMax)})
-		return db, kind, err
+		if err != nil {
+			return nil, kind, err
+		}
+		if db.Cipher, err = auditCipher(cfg, kind); err != nil {
+			db.Close()
+			return nil, kind, err
+		}
+		return db, kind, nil
 	default:
-		db, err := sqlite.Open(target)
-		return db, kind, err
+		db, err := sqlite.Open(target) // creates the directory the key goes in
+		if err != nil {
+			return nil, kind, err
+		}
+		if db.Cipher, err = auditCipher(cfg, kind); err != nil {
+			db.Close()
+			return nil, kind, err
+		}
+		return db, kind, nil
 	}
+}
+
+// auditCipher returns the cipher of sensitive audit metadata: from
+// AUDIT_ENCRYPTION_KEYS when set. Without it, SQLite deployments get a key
+// generated once and kept (0600) beside the database as "local:<key>" in
+// audit_key, like the JWT secret; PostgreSQL deployments (several
+// instances, which must share the key) store metadata unencrypted, and
+// serve warns about it.
+func auditCipher(cfg Config, kind string) (*workspace.AuditCipher, error) {
+	keys := cfg.AuditKeys
+	if len(keys) == 0 {
+		if kind == "postgres" {
+			return nil, nil
+		}
+		_, dbPath := cfg.Engine()
+		line, err := generatedSecret(filepath.Join(filepath.Dir(dbPath), "audit_key"), func() string {
+			var b [32]byte
+			rand.Read(b[:])
+			return "local:" + base64.StdEncoding.EncodeToString(b[:])
+		}, func(s string) bool { _, err := workspace.ParseAuditKeys(s); return err == nil })
+		if err != nil {
+			return nil, fmt.Errorf("audit key: %w", err)
+		}
+		if keys, err = workspace.ParseAuditKeys(line); err != nil {
+			return nil, err
+		}
+	}
+	return workspace.NewAuditCipher(keys, cfg.AuditSensitiveKeys)
 }
 
 // jwtSecret returns the configured secret. Without one, SQLite deployments
@@ -51,30 +94,39 @@ func jwtSecret(cfg Config, kind string) ([]byte, error) {
 		return nil, errors.New("JWT_SECRET is not set: on PostgreSQL every instance must share one secret; set JWT_SECRET to at least 32 random characters (e.g. `openssl rand -base64 48`)")
 	}
 	_, dbPath := cfg.Engine()
-	path := filepath.Join(filepath.Dir(dbPath), "jwt_secret")
+	secret, err := generatedSecret(filepath.Join(filepath.Dir(dbPath), "jwt_secret"), func() string {
+		var b [48]byte
+		rand.Read(b[:])
+		return base64.RawURLEncoding.EncodeToString(b[:])
+	}, func(s string) bool { return len(s) >= 32 })
+	return []byte(secret), err
+}
+
+// generatedSecret returns the secret kept in the file at path, first
+// writing one made by gen (0600, exclusively: two instances starting at
+// once agree on one). valid checks a secret read back.
+func generatedSecret(path string, gen func() string, valid func(string) bool) (string, error) {
 	if b, err := os.ReadFile(path); err == nil {
-		if s := strings.TrimSpace(string(b)); len(s) >= 32 {
-			return []byte(s), nil
+		if s := strings.TrimSpace(string(b)); valid(s) {
+			return s, nil
 		}
-		return nil, fmt.Errorf("%s holds less than 32 characters; delete it to generate a new one", path)
+		return "", fmt.Errorf("%s does not hold a valid secret; delete it to generate a new one", path)
 	} else if !os.IsNotExist(err) {
-		return nil, fmt.Errorf("read JWT secret: %w", err)
+		return "", fmt.Errorf("read secret: %w", err)
 	}
-	var b [48]byte
-	rand.Read(b[:])
-	secret := base64.RawURLEncoding.EncodeToString(b[:])
+	secret := gen()
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		if os.IsExist(err) { // another instance just wrote it
-			return jwtSecret(cfg, kind)
+			return generatedSecret(path, gen, valid)
 		}
-		return nil, fmt.Errorf("write JWT secret: %w", err)
+		return "", fmt.Errorf("write secret: %w", err)
 	}
 	defer f.Close()
 	if _, err := f.WriteString(secret + "\n"); err != nil {
-		return nil, fmt.Errorf("write JWT secret: %w", err)
+		return "", fmt.Errorf("write secret: %w", err)
 	}
-	return []byte(secret), f.Sync()
+	return secret, f.Sync()
 }
 
 // newNotifier returns how this instance hears of other instances' changes:

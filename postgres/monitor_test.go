@@ -1,0 +1,52 @@
+package postgres_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"workspace/internal/testpg"
+	"workspace/postgres"
+)
+
+// Ensure slow queries never fail for want of pg_stat_statements: not
+// installed, or installed but not preloaded, the report says how to enable
+// it; preloaded, it lists statements. The extension is created in a
+// database of its own, so other tests still see it missing.
+func TestSlowQueriesExtension(t *testing.T) {
+	ctx := context.Background()
+	dsn, _ := testpg.Database(t)
+	db, err := postgres.Open(ctx, dsn, postgres.Options{MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r, err := db.DBSlowQueries(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Available || !strings.Contains(r.Reason, "not installed") || !strings.Contains(r.Reason, "shared_preload_libraries") {
+		t.Fatalf("without the extension: %+v", r)
+	}
+
+	if _, err := db.Pool().Exec(ctx, "CREATE EXTENSION pg_stat_statements"); err != nil {
+		t.Fatal(err)
+	}
+	var preloaded bool
+	if err := db.Pool().QueryRow(ctx, "SELECT current_setting('shared_preload_libraries') LIKE '%pg_stat_statements%'").Scan(&preloaded); err != nil {
+		t.Fatal(err)
+	}
+	r, err = db.DBSlowQueries(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case preloaded && (!r.Available || len(r.Queries) == 0):
+		t.Fatalf("with the extension preloaded: %+v", r)
+	case !preloaded && (r.Available || !strings.Contains(r.Reason, "not loaded") || !strings.Contains(r.Reason, "shared_preload_libraries")):
+		t.Fatalf("with the extension created but not preloaded: %+v", r)
+	}
+}

@@ -1,0 +1,167 @@
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"workspace"
+)
+
+// Internals reach past the Store interface, for the tests that need to set
+// a store's clock or cipher, or read a row as stored.
+type Internals struct {
+	// SetNow replaces the store's clock.
+	SetNow func(s workspace.Store, now func() time.Time)
+	// SetCipher sets the store's audit metadata cipher.
+	SetCipher func(s workspace.Store, c *workspace.AuditCipher)
+	// RawMetadata returns an audit row's metadata exactly as stored.
+	RawMetadata func(tb testing.TB, s workspace.Store, id int) string
+}
+
+// RunInternals runs the conformance tests that need Internals.
+func RunInternals(t *testing.T, newStore NewStore, in Internals) {
+	t.Run("Activity/Prune", func(t *testing.T) { testPrune(t, newStore, in) })
+	t.Run("Activity/Encrypted", func(t *testing.T) { testEncrypted(t, newStore, in) })
+}
+
+func testPrune(t *testing.T, newStore NewStore, in Internals) {
+	s := newStore(t)
+	ctx := ctxAs(nil)
+	now := workspace.Now()
+	write := func(at time.Time, n int) {
+		in.SetNow(s, func() time.Time { return at })
+		for i := 0; i < n; i++ {
+			if err := s.WriteAudit(ctx, workspace.Audit{Action: "test.prune", Metadata: map[string]any{"at": at.Format(time.RFC3339)}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	write(now.AddDate(0, 0, -400), 12)
+	write(now.AddDate(0, 0, -365).Add(-time.Microsecond), 1) // just too old
+	write(now.AddDate(0, 0, -365), 2)                        // exactly at the cutoff: kept
+	write(now.AddDate(0, 0, -10), 3)
+	in.SetNow(s, workspace.Now)
+
+	// Ensure exactly the rows before the cutoff go, 5 per transaction.
+	before := now.AddDate(0, 0, -365)
+	res, err := s.PruneActivityLogs(ctx, before, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Deleted != 13 || res.Batches != 3 {
+		t.Fatalf("prune = %+v, want 13 rows in 3 batches", res)
+	}
+	logs := mustLogs(t, s, workspace.ActivityFilter{})
+	var kept, pruneRows int
+	for _, l := range logs {
+		switch {
+		case l.Action == workspace.ActionActivityPrune:
+			pruneRows++
+			var m map[string]any
+			if json.Unmarshal(l.Metadata, &m); m["deleted"] != 13.0 {
+				t.Fatalf("prune row metadata = %s", l.Metadata)
+			}
+		case l.CreatedAt.Before(before):
+			t.Fatalf("row %d of %v survived", l.ID, l.CreatedAt)
+		default:
+			kept++
+		}
+	}
+	if kept != 5 || pruneRows != 1 {
+		t.Fatalf("kept %d rows and %d prune rows, want 5 and 1", kept, pruneRows)
+	}
+
+	// Ensure a second run finds nothing and writes nothing; space is
+	// reclaimed without error.
+	if res, err := s.PruneActivityLogs(ctx, before, 5); err != nil || res != (workspace.PruneResult{}) {
+		t.Fatalf("second prune = %+v, %v", res, err)
+	}
+	if n := len(mustLogs(t, s, workspace.ActivityFilter{})); n != 6 {
+		t.Fatalf("rows after the second prune = %d, want 6", n)
+	}
+	if msg, err := s.ReclaimSpace(context.Background(), false); err != nil || msg == "" {
+		t.Fatalf("ReclaimSpace = %q, %v", msg, err)
+	}
+}
+
+func mustCipher(tb testing.TB, keys ...string) *workspace.AuditCipher {
+	tb.Helper()
+	var list []workspace.AuditKey
+	for _, k := range keys {
+		list = append(list, workspace.AuditKey{ID: k, Key: []byte(strings.Repeat(k[len(k)-1:], 32))})
+	}
+	c, err := workspace.NewAuditCipher(list, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+func testEncrypted(t *testing.T, newStore NewStore, in Internals) {
+	s := newStore(t)
+	u := MustCreateUser(t, s, "alice", nil)
+	in.SetCipher(s, mustCipher(t, "k1"))
+	meta := map[string]any{
+		"email": "alice@example.com", "login": "Alice.Example", "password": "hunter22", "lot_id": 7,
+		"nested": map[string]any{"client_ip": "198.51.100.9"},
+	}
+	if err := s.WriteAudit(ctxAs(u), workspace.Audit{Action: "test.encrypted", Metadata: meta}); err != nil {
+		t.Fatal(err)
+	}
+	read := func() []map[string]any {
+		var out []map[string]any
+		for _, l := range mustLogs(t, s, workspace.ActivityFilter{Action: ptr("test.encrypted")}) {
+			var m map[string]any
+			if err := json.Unmarshal(l.Metadata, &m); err != nil {
+				t.Fatalf("metadata %s: %v", l.Metadata, err)
+			}
+			m["id"] = l.ID
+			out = append(out, m)
+		}
+		return out
+	}
+
+	// Ensure the reader sees the plaintext and the database does not.
+	rows := read()
+	first := rows[0]
+	if first["email"] != "alice@example.com" || first["login"] != "Alice.Example" || first["password"] != workspace.Redacted ||
+		first["lot_id"] != 7.0 || first["nested"].(map[string]any)["client_ip"] != "198.51.100.9" {
+		t.Fatalf("decrypted metadata = %v", first)
+	}
+	raw := in.RawMetadata(t, s, first["id"].(int))
+	for _, plain := range []string{"alice@example.com", "Alice.Example", "hunter22", "198.51.100.9"} {
+		if strings.Contains(raw, plain) {
+			t.Fatalf("stored metadata contains %q: %s", plain, raw)
+		}
+	}
+	if strings.Count(raw, "enc:v1:k1:") != 3 || !strings.Contains(raw, `7`) {
+		t.Fatalf("stored metadata = %s", raw)
+	}
+
+	// Ensure rotation: new rows use the new key, old rows still decrypt.
+	in.SetCipher(s, mustCipher(t, "k2", "k1"))
+	if err := s.WriteAudit(ctxAs(u), workspace.Audit{Action: "test.encrypted", Metadata: map[string]any{"email": "bob@example.com"}}); err != nil {
+		t.Fatal(err)
+	}
+	rows = read()
+	if len(rows) != 2 || rows[0]["email"] != "bob@example.com" || rows[1]["email"] != "alice@example.com" {
+		t.Fatalf("after rotation: %v", rows)
+	}
+	if raw := in.RawMetadata(t, s, rows[0]["id"].(int)); !strings.Contains(raw, "enc:v1:k2:") || strings.Contains(raw, "bob@") {
+		t.Fatalf("new row stored as %s", raw)
+	}
+
+	// Ensure a row whose key was dropped is still listed, still encrypted.
+	in.SetCipher(s, mustCipher(t, "k2"))
+	rows = read()
+	if rows[0]["email"] != "bob@example.com" || !strings.HasPrefix(rows[1]["email"].(string), "enc:v1:k1:") {
+		t.Fatalf("without k1: %v", rows)
+	}
+
+	// Ensure a filter on an encrypted key is refused rather than empty.
+	_, _, err := s.FindActivityLogs(context.Background(), workspace.ActivityFilter{Metadata: map[string]any{"email": "bob@example.com"}})
+	wantCode(t, err, workspace.EINVALID)
+}
