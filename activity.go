@@ -51,6 +51,9 @@ func ValidateMetadataFilter(m map[string]any) error {
 		if !metadataKeyRE.MatchString(k) {
 			return Invalid("metadata", "key %q: use letters, digits, '_', '.', '-'", k)
 		}
+		if s, ok := v.(string); ok && (!utf8.ValidString(s) || strings.ContainsRune(s, 0)) {
+			return Invalid("metadata", "value of %q must be valid UTF-8 without NUL", k)
+		}
 		switch v.(type) {
 		case string, float64, bool:
 		default:

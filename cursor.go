@@ -27,11 +27,15 @@ func DecodeCursor(s string) (int64, error) {
 		return 0, Invalid("cursor", "is not a cursor returned by this API")
 	}
 	id, err := strconv.ParseInt(string(b[1:]), 10, 64)
-	if err != nil || id <= 0 {
+	if err != nil || id <= 0 || id > MaxID {
 		return 0, Invalid("cursor", "is not a cursor returned by this API")
 	}
 	return id, nil
 }
+
+// MaxID is the largest id: every id column is PostgreSQL's INTEGER (the
+// seed's SERIAL), so a larger one can name nothing.
+const MaxID = 1<<31 - 1
 
 // Page limits shared by every list.
 const (
@@ -86,7 +90,7 @@ func DecodeTimeCursor(s string) (t time.Time, id int64, ok bool, err error) {
 	ts, is, found := strings.Cut(string(b[1:]), "_")
 	micros, err1 := strconv.ParseInt(ts, 10, 64)
 	id, err2 := strconv.ParseInt(is, 10, 64)
-	if !found || err1 != nil || err2 != nil || id <= 0 {
+	if !found || err1 != nil || err2 != nil || id <= 0 || id > MaxID {
 		return time.Time{}, 0, false, bad
 	}
 	return time.UnixMicro(micros).UTC(), id, true, nil

@@ -54,7 +54,7 @@ func ParseConversation(id string) (ConversationRef, error) {
 		as, bs, ok := strings.Cut(rest, ":")
 		a, errA := strconv.Atoi(as)
 		b, errB := strconv.Atoi(bs)
-		if !ok || errA != nil || errB != nil || a <= 0 || b <= a || strconv.Itoa(a) != as || strconv.Itoa(b) != bs {
+		if !ok || errA != nil || errB != nil || a <= 0 || b <= a || b > MaxID || strconv.Itoa(a) != as || strconv.Itoa(b) != bs {
 			return ConversationRef{}, Invalid("conversation_id", "a direct conversation is dm:<a>:<b> with user ids a < b")
 		}
 		return ConversationRef{ID: id, Kind: KindDirect, A: a, B: b}, nil

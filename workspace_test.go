@@ -8,13 +8,13 @@ import (
 )
 
 func TestCursorRoundTrip(t *testing.T) {
-	for _, id := range []int64{1, 42, 1 << 40} {
+	for _, id := range []int64{1, 42, workspace.MaxID} {
 		got, err := workspace.DecodeCursor(workspace.EncodeCursor(id))
 		if err != nil || got != id {
 			t.Fatalf("round trip of %d = %d, %v", id, got, err)
 		}
 	}
-	for _, bad := range []string{"x", "aQ", "!!!", workspace.EncodeCursor(0)[:2], "aTA"} {
+	for _, bad := range []string{"x", "aQ", "!!!", workspace.EncodeCursor(0)[:2], "aTA", workspace.EncodeCursor(workspace.MaxID + 1)} {
 		if _, err := workspace.DecodeCursor(bad); workspace.ErrorCode(err) != workspace.EINVALID {
 			t.Fatalf("DecodeCursor(%q) error = %v, want EINVALID", bad, err)
 		}

@@ -11,7 +11,7 @@ import (
 // ActivityFilterParams are the filters of the audit trail, shared by the
 // list and the export.
 type ActivityFilterParams struct {
-	UserID   int       `query:"user_id" minimum:"0" doc:"Admins: any user; others: only their own id."`
+	UserID   int       `query:"user_id" minimum:"0" maximum:"2147483647" doc:"Admins: any user; others: only their own id."`
 	Action   string    `query:"action" maxLength:"255" doc:"Exact action, or a prefix ending in '*' (auth.*)."`
 	Since    time.Time `query:"since" doc:"RFC 3339, inclusive."`
 	Until    time.Time `query:"until" doc:"RFC 3339, exclusive."`

@@ -100,7 +100,7 @@ func (s *Server) handleEventCreate(ctx context.Context, in *EventCreateInput) (*
 
 // EventIDInput names an event.
 type EventIDInput struct {
-	ID int `path:"id" minimum:"1"`
+	ID int `path:"id" minimum:"1" maximum:"2147483647"`
 }
 
 func (s *Server) handleEventGet(ctx context.Context, in *EventIDInput) (*EventOutput, error) {
@@ -118,7 +118,7 @@ func (s *Server) handleEventGet(ctx context.Context, in *EventIDInput) (*EventOu
 // EventUpdateInput changes an event; an empty description or location
 // clears it.
 type EventUpdateInput struct {
-	ID   int `path:"id" minimum:"1"`
+	ID   int `path:"id" minimum:"1" maximum:"2147483647"`
 	Body struct {
 		Title       *string    `json:"title,omitempty" minLength:"1" maxLength:"255"`
 		Description *string    `json:"description,omitempty" maxLength:"10000"`

@@ -280,7 +280,7 @@ func TestContract(t *testing.T) {
 				}
 			}
 			if strings.Contains(path, "{id}") {
-				for _, bad := range []string{"0", "-1", "abc", "99999999999999999999", "%00", strings.Repeat("9", 300)} {
+				for _, bad := range []string{"0", "-1", "abc", "99999999999999999999", "2147483648", "%00", strings.Repeat("9", 300)} {
 					send(o, "path="+bad, strings.Replace(path, "{id}", bad, 1), nil, validBody)
 				}
 			}

@@ -40,7 +40,7 @@ func (s *Server) handleCalendarFeed(ctx context.Context, in *FeedInput) (*FeedCa
 	if err != nil {
 		return nil, s.Error(ctx, err)
 	}
-	from := time.Now().Add(-feedPast)
+	from := time.Now().UTC().Add(-feedPast)
 	var events []*workspace.CalendarEvent
 	cursor := ""
 	for len(events) < feedEvents {
@@ -96,9 +96,25 @@ func encodeICalendar(events []*workspace.CalendarEvent) ([]byte, error) {
 		}
 		cal.Children = append(cal.Children, ev.Component)
 	}
+	if len(events) == 0 {
+		// RFC 5545 wants at least one component: an empty feed carries the
+		// (unused) UTC time zone, so calendar apps still accept it.
+		cal.Children = append(cal.Children, utcTimezone())
+	}
 	var buf bytes.Buffer
 	if err := ical.NewEncoder(&buf).Encode(cal); err != nil {
 		return nil, fmt.Errorf("encode icalendar: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+func utcTimezone() *ical.Component {
+	std := ical.NewComponent(ical.CompTimezoneStandard)
+	std.Props.SetText(ical.PropDateTimeStart, "19700101T000000")
+	std.Props.SetText(ical.PropTimezoneOffsetFrom, "+0000")
+	std.Props.SetText(ical.PropTimezoneOffsetTo, "+0000")
+	tz := ical.NewComponent(ical.CompTimezone)
+	tz.Props.SetText(ical.PropTimezoneID, "UTC")
+	tz.Children = append(tz.Children, std)
+	return tz
 }

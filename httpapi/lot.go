@@ -85,7 +85,7 @@ func (s *Server) handleLotCreate(ctx context.Context, in *LotCreateInput) (*LotO
 
 // LotIDInput names a lot.
 type LotIDInput struct {
-	ID int `path:"id" minimum:"1"`
+	ID int `path:"id" minimum:"1" maximum:"2147483647"`
 }
 
 func (s *Server) handleLotGet(ctx context.Context, in *LotIDInput) (*LotOutput, error) {
@@ -100,7 +100,7 @@ func (s *Server) handleLotGet(ctx context.Context, in *LotIDInput) (*LotOutput, 
 // by anyone) or its item count and description (by the receiver or an
 // admin).
 type LotUpdateInput struct {
-	ID   int `path:"id" minimum:"1"`
+	ID   int `path:"id" minimum:"1" maximum:"2147483647"`
 	Body struct {
 		Status      *string `json:"status,omitempty" enum:"received,processing,completed,rejected" doc:"received → processing → completed or rejected; received → rejected. Anything else is 409."`
 		ItemCount   *int    `json:"item_count,omitempty" minimum:"1" maximum:"2147483647" doc:"Receiver or admin only."`

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"strings"
 
 	"workspace"
 )
@@ -19,6 +20,11 @@ func (s *Server) handleConversationList(ctx context.Context, _ *struct{}) (*Conv
 	if err != nil {
 		return nil, s.Error(ctx, err)
 	}
+	for _, c := range list {
+		if c.LastMessage != nil {
+			c.LastMessage.Redact(a) // deleted between the store's two reads
+		}
+	}
 	out := &ConversationListOutput{}
 	out.Body.Conversations = nonNil(list)
 	return out, nil
@@ -27,7 +33,7 @@ func (s *Server) handleConversationList(ctx context.Context, _ *struct{}) (*Conv
 // OpenDMInput names the other user of a direct conversation.
 type OpenDMInput struct {
 	Body struct {
-		UserID   int    `json:"user_id,omitempty" minimum:"1"`
+		UserID   int    `json:"user_id,omitempty" minimum:"1" maximum:"2147483647"`
 		Username string `json:"username,omitempty" maxLength:"255"`
 	}
 }
@@ -43,6 +49,9 @@ func (s *Server) handleConversationOpenDM(ctx context.Context, in *OpenDMInput) 
 		return nil, s.Error(ctx, workspace.Invalid("user_id", "give exactly one of user_id or username"))
 	}
 	if other == 0 {
+		if strings.Contains(in.Body.Username, "@") { // no lookup by email: it would reveal whose address it is
+			return nil, s.Error(ctx, workspace.Invalid("username", "is a username, not an email"))
+		}
 		u, err := s.Store.FindUserByLogin(ctx, in.Body.Username)
 		if err != nil {
 			return nil, s.Error(ctx, err)
@@ -73,8 +82,8 @@ func (s *Server) handleConversationRead(ctx context.Context, in *ConversationIDI
 // MessageListInput selects a page of a conversation.
 type MessageListInput struct {
 	ConversationID string `query:"conversation_id" maxLength:"255" default:"general" doc:"Channel name or dm:<a>:<b>."`
-	Before         int    `query:"before" minimum:"0" doc:"Messages older than this id, newest first."`
-	After          int    `query:"after" minimum:"0" doc:"Messages newer than this id, oldest first (catching up)."`
+	Before         int    `query:"before" minimum:"0" maximum:"2147483647" doc:"Messages older than this id, newest first."`
+	After          int    `query:"after" minimum:"0" maximum:"2147483647" doc:"Messages newer than this id, oldest first (catching up)."`
 	Limit          int    `query:"limit" minimum:"0" maximum:"200" doc:"Page size (default 50)."`
 }
 
@@ -132,7 +141,7 @@ func (s *Server) handleMessageCreate(ctx context.Context, in *MessageCreateInput
 
 // MessageIDInput names a message.
 type MessageIDInput struct {
-	ID int `path:"id" minimum:"1"`
+	ID int `path:"id" minimum:"1" maximum:"2147483647"`
 }
 
 func (s *Server) handleMessageGet(ctx context.Context, in *MessageIDInput) (*MessageOutput, error) {
@@ -147,7 +156,7 @@ func (s *Server) handleMessageGet(ctx context.Context, in *MessageIDInput) (*Mes
 
 // MessageUpdateInput edits a message.
 type MessageUpdateInput struct {
-	ID   int `path:"id" minimum:"1"`
+	ID   int `path:"id" minimum:"1" maximum:"2147483647"`
 	Body struct {
 		Text string `json:"text" minLength:"1" maxLength:"10000"`
 	}

@@ -105,7 +105,7 @@ func (s *Server) base(next http.Handler) http.Handler {
 				}
 			}
 			s.Logger.LogAttrs(ctx, slog.LevelInfo, "request",
-				slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+				slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", loggedPath(r.URL.Path)),
 				slog.Int("status", rec.status), slog.Duration("duration", time.Since(start)), slog.String("ip", ip))
 		}()
 		r = r.WithContext(ctx)
@@ -115,6 +115,15 @@ func (s *Server) base(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// loggedPath is the path as logged: the secret token of a calendar feed
+// URL is a credential and never reaches a log line.
+func loggedPath(p string) string {
+	if rest, ok := strings.CutPrefix(p, "/api/v1/calendar/feeds/"); ok && rest != "" {
+		return "/api/v1/calendar/feeds/{token}"
+	}
+	return p
 }
 
 // writeProblem writes a problem document outside huma (panics, 404s of the

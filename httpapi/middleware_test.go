@@ -1,6 +1,9 @@
 package httpapi_test
 
 import (
+	"bytes"
+	ics "github.com/arran4/golang-ical"
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -139,5 +142,24 @@ func TestClientIP(t *testing.T) {
 				t.Fatalf("session IPs = %v, want first login from %s", ips, tc.want)
 			}
 		})
+	}
+}
+
+// Ensure the secret of a calendar feed URL never reaches the request log.
+func TestFeedTokenNotLogged(t *testing.T) {
+	var logs bytes.Buffer
+	h := newHarness(t, engines["sqlite"](t), func(s *httpapi.Server, _ *auth.Config) {
+		s.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	})
+	a := h.signup("alice")
+	feed := h.do("POST", "/api/v1/calendar/feed", a.Access, nil).want(t, 200).JSON()
+	r := h.do("GET", feed["url"].(string), "", nil).want(t, 200)
+	// An empty feed is still a calendar apps accept.
+	if _, err := ics.ParseCalendar(strings.NewReader(r.String())); err != nil {
+		t.Fatalf("empty feed: %v\n%s", err, r)
+	}
+	token := feed["token"].(string)
+	if strings.Contains(logs.String(), token) || !strings.Contains(logs.String(), "/api/v1/calendar/feeds/{token}") {
+		t.Fatalf("request log:\n%s", logs.String())
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -77,9 +78,13 @@ func (s *Server) Handler() http.Handler {
 }
 
 // publish announces a committed change to WebSocket clients, if any.
+// The change is committed, so the announcement must not die with the
+// request when the client hangs up right after the answer.
 func (s *Server) publish(ctx context.Context, c workspace.Change) {
 	if s.Realtime != nil {
-		s.Realtime.Publish(ctx, c)
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		s.Realtime.Publish(pctx, c)
 	}
 }
 

@@ -86,7 +86,7 @@ func (s *Server) handleShortcutCreate(ctx context.Context, in *ShortcutCreateInp
 
 // ShortcutIDInput names one of the caller's shortcuts.
 type ShortcutIDInput struct {
-	ID int `path:"id" minimum:"1"`
+	ID int `path:"id" minimum:"1" maximum:"2147483647"`
 }
 
 // handleShortcutGet: another user's shortcut is 404, as if it did not exist.
@@ -101,7 +101,7 @@ func (s *Server) handleShortcutGet(ctx context.Context, in *ShortcutIDInput) (*S
 // ShortcutUpdateInput changes one of the caller's shortcuts. The position
 // changes only through the reorder operation.
 type ShortcutUpdateInput struct {
-	ID   int `path:"id" minimum:"1"`
+	ID   int `path:"id" minimum:"1" maximum:"2147483647"`
 	Body struct {
 		Name        *string         `json:"name,omitempty" minLength:"1" maxLength:"255"`
 		Description *string         `json:"description,omitempty" maxLength:"10000" doc:"Empty string removes it."`

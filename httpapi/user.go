@@ -76,7 +76,7 @@ func (s *Server) handleUserCreate(ctx context.Context, in *UserCreateInput) (*Us
 
 // UserIDInput names a user.
 type UserIDInput struct {
-	ID int `path:"id" minimum:"1"`
+	ID int `path:"id" minimum:"1" maximum:"2147483647"`
 }
 
 // errUserNotFound hides whether an account the caller may not see exists.
@@ -97,7 +97,7 @@ func (s *Server) handleUserGet(ctx context.Context, in *UserIDInput) (*UserOutpu
 
 // UserUpdateInput changes a user.
 type UserUpdateInput struct {
-	ID   int `path:"id" minimum:"1"`
+	ID   int `path:"id" minimum:"1" maximum:"2147483647"`
 	Body struct {
 		Username *string `json:"username,omitempty" minLength:"3" maxLength:"255"`
 		Email    *string `json:"email,omitempty" maxLength:"255" doc:"Empty string removes the email."`

@@ -95,10 +95,10 @@ func (db *DB) FindActivityLogs(ctx context.Context, f workspace.ActivityFilter) 
 		}
 	}
 	if f.Since != nil {
-		where = append(where, "created_at >= "+a.add(*f.Since))
+		where = append(where, "created_at >= "+a.add(f.Since.UTC()))
 	}
 	if f.Until != nil {
-		where = append(where, "created_at < "+a.add(*f.Until))
+		where = append(where, "created_at < "+a.add(f.Until.UTC()))
 	}
 	if err := workspace.ValidateMetadataFilter(f.Metadata); err != nil {
 		return nil, "", err

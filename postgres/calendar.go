@@ -105,13 +105,13 @@ func (db *DB) findEvents(ctx context.Context, relation string, reader *workspace
 	a := args{reader.ID, workspace.AttendeeKeys(reader)}
 	q := `SELECT ` + eventColumns + ` FROM ` + relation + ` e WHERE e.deleted_at IS NULL AND (e.user_id = $1 OR e.attendees && $2::text[])`
 	if f.From != nil {
-		q += ` AND e.end_time > ` + a.add(*f.From)
+		q += ` AND e.end_time > ` + a.add(f.From.UTC())
 	}
 	if f.To != nil {
-		q += ` AND e.start_time < ` + a.add(*f.To)
+		q += ` AND e.start_time < ` + a.add(f.To.UTC())
 	}
 	if hasCursor {
-		q += ` AND (e.start_time, e.id) > (` + a.add(cs) + `, ` + a.add(cid) + `)`
+		q += ` AND (e.start_time, e.id) > (` + a.add(cs.UTC()) + `, ` + a.add(cid) + `)`
 	}
 	out, err := scanEvents(db.pool.Query(ctx, q+` ORDER BY e.start_time, e.id LIMIT `+a.add(limit+1), a...))
 	if err != nil {

@@ -161,7 +161,7 @@ func mapErr(err error) error {
 			return &workspace.Error{Code: workspace.ECONFLICT, Message: "Already exists."}
 		case "23503":
 			return &workspace.Error{Code: workspace.ECONFLICT, Message: "Still referenced by other records."}
-		case "23514", "23502", "22001", "22003", "22007", "22008", "22P02", "22021":
+		case "23514", "23502", "22001", "22003", "22007", "22008", "22P02", "22P05", "22021":
 			return &workspace.Error{Code: workspace.EUNPROCESSABLE, Message: "Refused by a database constraint."}
 		case "40001", "40P01", "55P03", "57014":
 			return &workspace.Error{Code: workspace.EUNAVAILABLE, Message: "The database is busy; try again.", RetryAfter: time.Second}

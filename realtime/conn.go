@@ -24,7 +24,7 @@ const (
 	statusGoingAway    = websocket.StatusGoingAway
 	statusUnauthorized = websocket.StatusCode(4001) // token expired or session revoked: refresh and reconnect
 	statusSlowConsumer = websocket.StatusCode(4008) // could not keep up: reconnect and catch up
-	statusBadRequest   = websocket.StatusCode(4000)
+	statusTooFarBehind = websocket.StatusCode(4009) // more missed messages than CatchUpLimit: reload, reconnect
 )
 
 // Subprotocol is the protocol a client asks for. It may also offer
@@ -44,6 +44,8 @@ type conn struct {
 	done   chan struct{} // closed when the connection starts closing
 	closed chan struct{} // closed when the closing handshake is over
 	once   sync.Once
+
+	typedAt map[string]time.Time // last typing frame per conversation (read goroutine only)
 
 	mu       sync.Mutex
 	live     bool
@@ -67,7 +69,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	last := -1
 	if v := r.URL.Query().Get("last_message_id"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
+		if err != nil || n < 0 || n > workspace.MaxID {
 			http.Error(w, "last_message_id must be a message id", http.StatusBadRequest)
 			return
 		}
@@ -149,7 +151,7 @@ func (c *conn) run(reqCtx context.Context, token string, last int) {
 			return
 		}
 	}
-	c.lastSent = last
+	c.setSent(last)
 	if !h.add(c) {
 		c.ws.Close(statusGoingAway, "server shutting down")
 		return
@@ -166,7 +168,11 @@ func (c *conn) run(reqCtx context.Context, token string, last int) {
 		h.Publish(ctx, workspace.Change{Kind: workspace.ChangePresence, UserID: u.ID})
 	}
 	if err := c.catchUp(ctx); err != nil {
-		c.close(websocket.StatusInternalError, "catch-up failed; reconnect")
+		if errors.Is(err, errTooFarBehind) {
+			c.close(statusTooFarBehind, "too far behind: reload through the REST API, then reconnect without last_message_id")
+		} else {
+			c.close(websocket.StatusInternalError, "catch-up failed; reconnect")
+		}
 		<-c.closed
 		return
 	}
@@ -182,9 +188,8 @@ func (c *conn) run(reqCtx context.Context, token string, last int) {
 // connection to live delivery, flushing what the tail queued meanwhile.
 func (c *conn) catchUp(ctx context.Context) error {
 	h := c.hub
-	sent := 0
-	for sent < h.CatchUpLimit {
-		msgs, err := h.Store.FindMessagesSince(ctx, c.actor.UserID, c.lastSent, 200)
+	for sent := 0; ; {
+		msgs, err := h.Store.FindMessagesSince(ctx, c.actor.UserID, c.sent(), 200)
 		if err != nil {
 			return err
 		}
@@ -193,27 +198,62 @@ func (c *conn) catchUp(ctx context.Context) error {
 			if err := c.write(ctx, f); err != nil {
 				return err
 			}
-			c.lastSent = m.ID
+			c.setSent(m.ID)
 		}
 		sent += len(msgs)
 		if len(msgs) < 200 {
 			break
 		}
+		if sent >= h.CatchUpLimit {
+			// Replaying more would take longer than reloading: say so
+			// rather than skip what was not replayed.
+			return errTooFarBehind
+		}
 	}
-	ready := encode("ready", c.actor.UserID, map[string]any{"user_id": c.actor.UserID, "username": c.actor.Username, "last_message_id": c.lastSent})
+	ready := encode("ready", c.actor.UserID, map[string]any{"user_id": c.actor.UserID, "username": c.actor.Username, "last_message_id": c.sent()})
 	if err := c.write(ctx, ready); err != nil {
 		return err
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.live = true
-	for _, f := range c.pending {
-		if !c.offer(f) {
-			return errors.New("slow consumer")
+	// Write what the tail queued meanwhile directly (the queue may be
+	// smaller), until nothing is pending; then go live.
+	for {
+		c.mu.Lock()
+		batch := c.pending
+		c.pending = nil
+		if len(batch) == 0 {
+			c.live = true
+			c.mu.Unlock()
+			return nil
+		}
+		c.mu.Unlock()
+		for _, f := range batch {
+			if f.msgID != 0 && f.msgID <= c.sent() {
+				continue
+			}
+			if err := c.write(ctx, f.data); err != nil {
+				return err
+			}
+			if f.msgID != 0 {
+				c.setSent(f.msgID)
+			}
 		}
 	}
-	c.pending = nil
-	return nil
+}
+
+// errTooFarBehind: a reconnecting client missed more than CatchUpLimit
+// messages.
+var errTooFarBehind = errors.New("too far behind")
+
+func (c *conn) sent() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lastSent
+}
+
+func (c *conn) setSent(id int) {
+	c.mu.Lock()
+	c.lastSent = id
+	c.mu.Unlock()
 }
 
 // enqueue hands a frame to the connection: queued while it catches up,
@@ -298,8 +338,15 @@ func (c *conn) watch(ctx context.Context) {
 			c.mu.Lock()
 			token := c.token
 			c.mu.Unlock()
-			if _, _, err := c.hub.Auth.Authenticate(ctx, token); err != nil && workspace.ErrorCode(err) == workspace.EUNAUTHORIZED {
+			u, _, err := c.hub.Auth.Authenticate(ctx, token)
+			if err != nil && workspace.ErrorCode(err) == workspace.EUNAUTHORIZED {
 				c.close(statusUnauthorized, "session expired or revoked")
+				return
+			}
+			if err == nil && c.identityChanged(u) {
+				// A demotion, rename or new email changes what this socket may
+				// receive: the client reconnects under its new identity.
+				c.close(statusUnauthorized, "your account changed: reconnect")
 				return
 			}
 		}
@@ -352,7 +399,18 @@ func (c *conn) handle(ctx context.Context, f ClientFrame) {
 			c.reply(ctx, "error", 0, map[string]any{"code": workspace.ENOTFOUND, "message": "Conversation not found."})
 			return
 		}
-		h.Publish(actx, workspace.Change{Kind: workspace.ChangeTyping, ConversationID: ref.ID, UserID: c.actor.UserID})
+		// At most one typing notice per conversation every TypingInterval:
+		// the rest are dropped, so no client can flood the others.
+		if c.typedAt == nil {
+			c.typedAt = map[string]time.Time{}
+		}
+		if now := time.Now(); now.Sub(c.typedAt[ref.ID]) >= h.TypingInterval {
+			if len(c.typedAt) > 1000 {
+				clear(c.typedAt)
+			}
+			c.typedAt[ref.ID] = now
+			h.Publish(actx, workspace.Change{Kind: workspace.ChangeTyping, ConversationID: ref.ID, UserID: c.actor.UserID})
+		}
 	case "message.send":
 		m := &workspace.Message{ConversationID: f.ConversationID, Text: f.Text}
 		if m.ConversationID == "" {
@@ -366,8 +424,8 @@ func (c *conn) handle(ctx context.Context, f ClientFrame) {
 		h.Publish(actx, workspace.Change{Kind: workspace.ChangeMessageCreated, ID: m.ID, ConversationID: m.ConversationID, UserID: c.actor.UserID})
 	case "auth": // a refreshed access token for the same user
 		u, _, err := h.Auth.Authenticate(ctx, f.Token)
-		if err != nil || u.ID != c.actor.UserID {
-			c.close(statusUnauthorized, "invalid token")
+		if err != nil || c.identityChanged(u) {
+			c.close(statusUnauthorized, "invalid token, or your account changed: reconnect")
 			return
 		}
 		c.mu.Lock()
@@ -376,6 +434,18 @@ func (c *conn) handle(ctx context.Context, f ClientFrame) {
 	default:
 		c.reply(ctx, "error", 0, map[string]any{"code": workspace.EINVALID, "message": "unknown frame type " + strconv.Quote(f.Type)})
 	}
+}
+
+// identityChanged reports whether u is not exactly who the connection
+// authenticated as (another user, role, username or email).
+func (c *conn) identityChanged(u *workspace.User) bool {
+	email := func(u *workspace.User) string {
+		if u.Email == nil {
+			return ""
+		}
+		return *u.Email
+	}
+	return u.ID != c.user.ID || u.Role != c.user.Role || u.Username != c.user.Username || email(u) != email(c.user)
 }
 
 // close ends the connection once, with a status and reason for the client.

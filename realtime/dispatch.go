@@ -47,6 +47,11 @@ func (h *Hub) fanOutMessage(typ string, m *workspace.Message, tail bool) {
 func (h *Hub) dispatch(ctx context.Context, ch workspace.Change) error {
 	switch ch.Kind {
 	case workspace.ChangeMessageUpdated, workspace.ChangeMessageDeleted:
+		// The tail first: a message edited right after it was sent must
+		// reach clients as created before it reaches them as updated.
+		if err := h.tail(ctx); err != nil {
+			return err
+		}
 		ref, err := workspace.ParseConversation(ch.ConversationID)
 		if err != nil {
 			return err

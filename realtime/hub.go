@@ -36,14 +36,15 @@ type Hub struct {
 	InstanceID     string
 	AllowedOrigins []string // browser origins (as in CORS); non-browser clients send none
 
-	QueueSize     int           // frames buffered per connection before it is cut off (256)
-	PingInterval  time.Duration // heartbeat (25 s)
-	SessionCheck  time.Duration // how often a connection's token is re-checked (4 s)
-	PresenceTTL   time.Duration // a connection unseen this long is offline (90 s)
-	TailInterval  time.Duration // safety-net poll of the message tail (2 s)
-	AuthTimeout   time.Duration // time to send the auth frame (10 s)
-	CatchUpLimit  int           // messages replayed to a reconnecting client (10,000)
-	OnConnections func(n int)   // called with the connection count when it changes (metrics)
+	QueueSize      int           // frames buffered per connection before it is cut off (256)
+	PingInterval   time.Duration // heartbeat (25 s)
+	SessionCheck   time.Duration // how often a connection's token is re-checked (4 s)
+	PresenceTTL    time.Duration // a connection unseen this long is offline (90 s)
+	TailInterval   time.Duration // safety-net poll of the message tail (2 s)
+	AuthTimeout    time.Duration // time to send the auth frame (10 s)
+	TypingInterval time.Duration // typing notices per connection and conversation at most this often (2 s)
+	CatchUpLimit   int           // messages replayed to a reconnecting client (10,000)
+	OnConnections  func(n int)   // called with the connection count when it changes (metrics)
 
 	mu     sync.Mutex
 	conns  map[*conn]struct{}
@@ -67,6 +68,7 @@ func (h *Hub) defaults() {
 	set(&h.PresenceTTL, 90*time.Second)
 	set(&h.TailInterval, 2*time.Second)
 	set(&h.AuthTimeout, 10*time.Second)
+	set(&h.TypingInterval, 2*time.Second)
 	if h.QueueSize <= 0 {
 		h.QueueSize = 256
 	}
@@ -140,8 +142,15 @@ func (h *Hub) Publish(ctx context.Context, c workspace.Change) {
 }
 
 func (h *Hub) onNotify(payload string) {
-	if payload == "" { // the listener reconnected: re-read what may have been missed
+	if payload == "" {
+		// The listener reconnected: new messages are re-read from the
+		// table; other changes of the outage cannot be, so clients are
+		// told to refresh what they show.
 		h.poke()
+		frame := outFrame{data: encode("resync", 0, map[string]any{"reason": "notifications were interrupted; reload edits, receipts, events and lots"})}
+		for _, c := range h.connections() {
+			c.enqueue(frame)
+		}
 		return
 	}
 	var c workspace.Change

@@ -529,14 +529,21 @@ func TestTwoInstancesPostgres(t *testing.T) {
 		}
 		want = append(want, instA.send(a, "general", fmt.Sprint("m", i)))
 	}
+	resyncs := 0
 	for _, id := range want {
-		if f := cb.next(); f.ID != id {
+		f := cb.next()
+		for f.Type == "resync" { // B's listener came back: it says so
+			resyncs++
+			f = cb.next()
+		}
+		if f.ID != id {
 			t.Fatalf("got %+v, want message %d (in order)", f, id)
 		}
 	}
 	if kills == 0 {
 		t.Fatal("the LISTEN connection was never killed")
 	}
+	t.Logf("%d kills, %d resync frames before the last message", kills, resyncs)
 }
 
 // Ensure stopping the hub (SIGTERM) closes every socket with "going away",
@@ -559,4 +566,90 @@ func TestShutdownGoingAway(t *testing.T) {
 			t.Fatalf("online after shutdown = %v, %v", online, err)
 		}
 	})
+}
+
+// Ensure a socket whose user is demoted or renamed is closed (4001) so it
+// reconnects under its new identity, and that typing notices are limited.
+func TestIdentityChangeAndTypingLimit(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, store workspace.Store, n workspace.Notifier) {
+		in := newInstance(t, store, n, nil)
+		root := in.signup("root")
+		a, b := in.signup("alice"), in.signup("bob")
+		in.call("PATCH", fmt.Sprintf("/api/v1/users/%d", a.ID), root.Token, map[string]any{"role": "admin"}, 200)
+		ca, _ := in.dial(a, "")
+		cb, _ := in.dial(b, "")
+		in.call("PATCH", fmt.Sprintf("/api/v1/users/%d", a.ID), root.Token, map[string]any{"role": "user"}, 200)
+		if code := ca.closeStatus(); code != 4001 {
+			t.Fatalf("demoted admin's socket: close status %d, want 4001", code)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		ca2, _ := in.dial(a, "")
+		for i := 0; i < 50; i++ {
+			if err := ca2.ws.Write(ctx, websocket.MessageText, []byte(`{"type":"typing","conversation_id":"general"}`)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Frames of one socket are handled in order: once this send is
+		// acknowledged, all 50 typing frames were handled before it.
+		if err := ca2.ws.Write(ctx, websocket.MessageText, []byte(`{"type":"message.send","text":"after the flood","ref":"x"}`)); err != nil {
+			t.Fatal(err)
+		}
+		ack := ca2.next()
+		if ack.Type != "ack" {
+			t.Fatalf("ack = %+v", ack)
+		}
+		// Typing and messages travel separately, so these two may come in
+		// either order; then nothing but the next message.
+		got := map[string]int{}
+		for range 2 {
+			f := cb.next()
+			got[f.Type]++
+			if f.Type == "message.created" && f.ID != ack.ID {
+				t.Fatalf("message %d, want %d", f.ID, ack.ID)
+			}
+		}
+		if got["typing"] != 1 || got["message.created"] != 1 {
+			t.Fatalf("frames = %v, want one typing notice and the message", got)
+		}
+		next := in.send(root, "general", "later")
+		if f := cb.next(); f.Type != "message.created" || f.ID != next {
+			t.Fatalf("got %+v, want message %d: the typing flood must have been dropped", f, next)
+		}
+	})
+}
+
+// Ensure a client further behind than CatchUpLimit is told to reload (4009)
+// rather than silently skip messages.
+func TestTooFarBehind(t *testing.T) {
+	store, n := openSQLite(t)
+	in := newInstance(t, store, n, func(h *realtime.Hub) { h.CatchUpLimit = 200 })
+	a := in.signup("alice")
+	ctx := workspace.NewContextWithActor(context.Background(), workspace.Actor{UserID: a.ID})
+	for i := 0; i < 450; i++ {
+		if err := store.CreateMessage(ctx, &workspace.Message{ConversationID: "general", Text: fmt.Sprint(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	url := "ws" + strings.TrimPrefix(in.srv.URL, "http") + "/api/v1/ws?last_message_id=0"
+	ws, _, err := websocket.Dial(dctx, url, &websocket.DialOptions{Subprotocols: []string{realtime.Subprotocol, "bearer." + a.Token}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws.SetReadLimit(1 << 20)
+	c := &client{t: t, ws: ws}
+	for {
+		f, err := c.read()
+		if err != nil {
+			if code := websocket.CloseStatus(err); code != 4009 {
+				t.Fatalf("close status %d, want 4009", code)
+			}
+			return
+		}
+		if f.Type == "ready" {
+			t.Fatal("ready after an incomplete replay")
+		}
+	}
 }

@@ -96,6 +96,13 @@ func testActivity(t *testing.T, newStore NewStore) {
 		wantCode(t, err, workspace.EINVALID)
 		_, _, err = s.FindActivityLogs(context.Background(), workspace.ActivityFilter{Metadata: map[string]any{"a": []any{1}}})
 		wantCode(t, err, workspace.EINVALID)
+		_, _, err = s.FindActivityLogs(context.Background(), workspace.ActivityFilter{Metadata: map[string]any{"a": "nul\x00"}})
+		wantCode(t, err, workspace.EINVALID)
+		zone := time.FixedZone("UTC-5", -5*3600)
+		sinceZ := time.Now().Add(time.Hour).In(zone)
+		if n := len(mustLogs(t, s, workspace.ActivityFilter{Since: &sinceZ})); n != 0 {
+			t.Fatalf("rows since an hour ahead (written in UTC-5) = %d", n)
+		}
 
 		// Pages of 3 over the 7 rows: 3, 3, 1, strictly decreasing ids.
 		var sizes []int

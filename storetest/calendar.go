@@ -138,7 +138,14 @@ func testCalendar(t *testing.T, newStore NewStore) {
 		if want := "[spanning overlapStart inside inside2]"; titles(got) != want {
 			t.Fatalf("range = %s, want %s", titles(got), want)
 		}
-		_, _, err := s.FindCalendarEvents(context.Background(), a, workspace.CalendarEventFilter{Cursor: "zzz"})
+		// The same instants written in another time zone select the same rows.
+		zone := time.FixedZone("CEST", 2*3600)
+		fromZ, toZ := from.In(zone), to.In(zone)
+		zoned, _, err := s.FindCalendarEvents(context.Background(), a, workspace.CalendarEventFilter{From: &fromZ, To: &toZ})
+		if err != nil || titles(zoned) != "[spanning overlapStart inside inside2]" {
+			t.Fatalf("range in CEST = %s, %v", titles(zoned), err)
+		}
+		_, _, err = s.FindCalendarEvents(context.Background(), a, workspace.CalendarEventFilter{Cursor: "zzz"})
 		wantCode(t, err, workspace.EINVALID)
 	})
 
