@@ -177,6 +177,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Flood: o.flood, BcryptCost: o.bcryptCost, Results: results, PeakRSSKB: main.peakRSS(),
 		SmallMessages: o.smallMessages, Started: b.started,
 	}
+	if o.url != "" {
+		rep.BcryptCost = 0 // the running server's own
+	}
 	md := rep.markdown()
 	fmt.Fprint(stdout, md)
 	if o.mdPath != "" {

@@ -146,8 +146,12 @@ func (rep *report) markdown() string {
 	b.WriteString("\n")
 	for _, r := range rep.Results {
 		if r.MixP99 > 0 {
-			fmt.Fprintf(&b, "- Login flood (%d goroutines, bcrypt cost %d): mix p99 %s ms → %s ms (×%.2f); %d logins, %d answered 429, %d failed.\n",
-				rep.Flood, rep.BcryptCost, num(r.MixP99), num(r.P99), r.P99VsMix, r.FloodLogins, r.Flood429, r.FloodFailed)
+			cost := "the server's bcrypt cost"
+			if rep.BcryptCost > 0 {
+				cost = fmt.Sprintf("bcrypt cost %d", rep.BcryptCost)
+			}
+			fmt.Fprintf(&b, "- Login flood (%d goroutines, %s): mix p99 %s ms → %s ms (×%.2f); %d logins, %d answered 429, %d failed.\n",
+				rep.Flood, cost, num(r.MixP99), num(r.P99), r.P99VsMix, r.FloodLogins, r.Flood429, r.FloodFailed)
 		}
 		if r.P50Ratio > 0 {
 			fmt.Fprintf(&b, "- Page latency by table size: p50 at %s messages ÷ p50 at %s = ×%.2f.\n",

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -267,7 +268,10 @@ func runLoad(ctx context.Context, t *target, raw *rawDB, c *http.Client, n int, 
 					}
 					w.sched, start = s, s
 				}
-				if time.Now().After(deadline) || ctx.Err() != nil {
+				// A worker whose iterations all started in the warm-up
+				// (a slow scenario, a short -duration) does one measured
+				// iteration past the deadline, so every run has samples.
+				if ctx.Err() != nil || time.Now().After(deadline) && (w.iters > 0 || ticks != nil) {
 					return
 				}
 				if w.rec = !start.Before(warmEnd); w.rec {
@@ -389,7 +393,7 @@ func (b *bench) runAll(ctx context.Context, t *target) ([]*Result, error) {
 	warm := min(o.duration/10, time.Second)
 
 	measure := func(t *target, name string, fn op, rate float64) (*Result, load, error) {
-		for _, u := range append(t.users, t.flooder) {
+		for _, u := range append(slices.Clone(t.users), t.flooder) {
 			if err := freshen(ctx, c, t.base, u); err != nil {
 				return nil, load{}, err
 			}
