@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestEndToEndSQLite runs the whole tool on SQLite with tiny sizes: build,
+// serve, users, seed, every scenario, raw baselines, size comparison,
+// reports.
+func TestEndToEndSQLite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the server")
+	}
+	dir := t.TempDir()
+	jsonPath, mdPath := filepath.Join(dir, "bench.json"), filepath.Join(dir, "bench.md")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	err := run(ctx, []string{
+		"-engine", "sqlite", "-messages", "2000", "-small-messages", "500", "-events", "200", "-lots", "200",
+		"-duration", "300ms", "-concurrency", "2", "-flood", "1", "-bcrypt-cost", "10",
+		"-json", jsonPath, "-md", mdPath,
+	}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	t.Logf("progress:\n%s", stderr.String())
+
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var results []map[string]any
+	if err := json.Unmarshal(b, &results); err != nil {
+		t.Fatalf("JSON: %v\n%s", err, b)
+	}
+	byName := map[string]map[string]any{}
+	for _, r := range results {
+		name, _ := r["name"].(string)
+		byName[name] = r
+		for _, k := range []string{"name", "rps", "p50_ms", "p99_ms", "max_ms", "errors"} {
+			if _, ok := r[k]; !ok {
+				t.Errorf("%s: no %q", name, k)
+			}
+		}
+		if rps, _ := r["rps"].(float64); rps <= 0 {
+			t.Errorf("%s: rps = %v", name, r["rps"])
+		}
+		if errs, _ := r["errors"].(float64); errs != 0 {
+			t.Errorf("%s: %v errors, first: %v", name, errs, r["first_error"])
+		}
+	}
+	for _, name := range []string{"send", "page", "conversations", "calendar", "lot", "mix", "mix + login flood",
+		"page @ 50% of peak", "conversations @ 50% of peak", "calendar @ 50% of peak",
+		"page @ 500 messages", "page @ 2,000 messages"} {
+		if byName[name] == nil {
+			t.Errorf("no scenario %q in %s", name, b)
+		}
+	}
+	for _, name := range []string{"send", "page"} {
+		if r := byName[name]; r != nil && (r["raw_rps"] == nil || r["ratio"] == nil) {
+			t.Errorf("%s: no raw baseline: %v", name, r)
+		}
+	}
+	if r := byName["mix + login flood"]; r != nil && r["flood_logins"] == nil {
+		t.Errorf("login flood made no login: %v", r)
+	}
+	if r := byName["page @ 2,000 messages"]; r != nil && r["p50_ratio"] == nil {
+		t.Errorf("no page size ratio: %v", r)
+	}
+	md, err := os.ReadFile(mdPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(md), "| send |") || !strings.Contains(string(md), "Server peak RSS") || string(md) != stdout.String() {
+		t.Errorf("Markdown:\n%s", md)
+	}
+}

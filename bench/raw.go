@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"net/url"
+	"runtime"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// rawDB does the server's message INSERT and page SELECT straight on the
+// database, through the driver and settings the server's store uses:
+// SQLite (modernc) with one writer connection whose transactions begin
+// IMMEDIATE and a read-only pool, the same pragmas (sqlite.Open); on
+// PostgreSQL a pgxpool with the pool's defaults and the UTC session time
+// zone (postgres.Open).
+type rawDB struct {
+	write, read *sql.DB       // SQLite
+	pool        *pgxpool.Pool // PostgreSQL
+}
+
+// sqliteDSN mirrors sqlite.Open: the writer gets _txlock=immediate, the
+// readers query_only.
+func sqliteDSN(path string, readOnly bool) string {
+	p := []string{"busy_timeout(10000)", "auto_vacuum(incremental)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)"}
+	q := url.Values{}
+	if readOnly {
+		p = append(p, "query_only(1)")
+	} else {
+		q.Set("_txlock", "immediate")
+	}
+	q["_pragma"] = p
+	return "file:" + path + "?" + q.Encode()
+}
+
+func openRaw(ctx context.Context, engine, dsn string) (*rawDB, error) {
+	if engine == "postgres" {
+		cfg, err := pgxpool.ParseConfig(dsn)
+		if err != nil {
+			return nil, err
+		}
+		cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
+		cfg.ConnConfig.RuntimeParams["application_name"] = "workspace-bench-raw"
+		pool, err := pgxpool.NewWithConfig(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		if err := pool.Ping(ctx); err != nil {
+			pool.Close()
+			return nil, err
+		}
+		return &rawDB{pool: pool}, nil
+	}
+	write, err := sql.Open("sqlite", sqliteDSN(dsn, false))
+	if err != nil {
+		return nil, err
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	read, err := sql.Open("sqlite", sqliteDSN(dsn, true))
+	if err != nil {
+		write.Close()
+		return nil, err
+	}
+	n := max(4, runtime.GOMAXPROCS(0)*2)
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+	r := &rawDB{write: write, read: read}
+	if err := write.PingContext(ctx); err != nil {
+		r.close()
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *rawDB) close() {
+	if r.pool != nil {
+		r.pool.Close()
+		return
+	}
+	r.read.Close()
+	r.write.Close()
+}
+
+// insert is the INSERT of the server's CreateMessage (a channel message).
+func (r *rawDB) insert(ctx context.Context, userID int, conv, text string) error {
+	var id int64
+	var username string
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	if r.pool != nil {
+		return r.pool.QueryRow(ctx, `INSERT INTO messages (user_id, conversation_id, text, is_read, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $5) RETURNING id, (SELECT username FROM users WHERE id = $1)`,
+			userID, conv, text, true, now).Scan(&id, &username)
+	}
+	ts := now.Format(sqliteTime)
+	return r.write.QueryRowContext(ctx, `INSERT INTO messages (user_id, conversation_id, text, is_read, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?) RETURNING id, (SELECT username FROM users WHERE id = ?)`,
+		userID, conv, text, true, ts, ts, userID).Scan(&id, &username)
+}
+
+const rawColumns = `SELECT m.id, m.user_id, u.username, COALESCE(m.conversation_id, ''), m.text, m.is_read, m.created_at, m.updated_at, m.deleted_at
+	FROM messages m JOIN users u ON u.id = m.user_id `
+
+// page is the SELECT of the server's FindMessages: the newest 51 messages
+// of conv, or the 51 before the id before. It returns the last id of the
+// page of 50 and the number of rows.
+func (r *rawDB) page(ctx context.Context, conv string, before int) (last, n int, err error) {
+	var (
+		id, userID          int
+		username, cid, text string
+		isRead              bool
+		created, updated    time.Time
+		deleted             *time.Time
+		sCreated, sUpdated  string
+		sDeleted            sql.NullString
+		pgq, sq             string
+		args                []any
+	)
+	if before > 0 {
+		pgq, sq = `WHERE m.conversation_id = $1 AND m.id < $2 ORDER BY m.id DESC LIMIT $3`, `WHERE m.conversation_id = ? AND m.id < ? ORDER BY m.id DESC LIMIT ?`
+		args = []any{conv, before, 51}
+	} else {
+		pgq, sq = `WHERE m.conversation_id = $1 ORDER BY m.id DESC LIMIT $2`, `WHERE m.conversation_id = ? ORDER BY m.id DESC LIMIT ?`
+		args = []any{conv, 51}
+	}
+	if r.pool != nil {
+		rows, err := r.pool.Query(ctx, rawColumns+pgq, args...)
+		if err != nil {
+			return 0, 0, err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := rows.Scan(&id, &userID, &username, &cid, &text, &isRead, &created, &updated, &deleted); err != nil {
+				return 0, 0, err
+			}
+			if n++; n == 50 {
+				last = id
+			}
+		}
+		return last, n, rows.Err()
+	}
+	rows, err := r.read.QueryContext(ctx, rawColumns+sq, args...)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := rows.Scan(&id, &userID, &username, &cid, &text, &isRead, &sCreated, &sUpdated, &sDeleted); err != nil {
+			return 0, 0, err
+		}
+		if n++; n == 50 {
+			last = id
+		}
+	}
+	return last, n, rows.Err()
+}
