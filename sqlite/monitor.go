@@ -104,5 +104,5 @@ func (db *DB) pages(ctx context.Context) (size, count int64, err error) {
 // SQLPools returns the connection pools by name ("write": the single
 // writer, "read": the readers), for pool metrics.
 func (db *DB) SQLPools() map[string]*sql.DB {
-	return map[string]*sql.DB{"write": db.write, "read": db.read}
+	return map[string]*sql.DB{"write": db.write, "read": db.read.db}
 }

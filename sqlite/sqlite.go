@@ -40,8 +40,8 @@ func Migrations() fs.FS {
 // DB is a SQLite database.
 type DB struct {
 	path  string
-	write *sql.DB // exactly one connection
-	read  *sql.DB // read-only pool
+	write *sql.DB    // exactly one connection
+	read  *stmtCache // read-only pool, with cached statements
 
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
@@ -94,7 +94,7 @@ func Open(path string) (*DB, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 
-	db := &DB{path: path, write: write, read: read, Now: workspace.Now}
+	db := &DB{path: path, write: write, read: newStmtCache(read), Now: workspace.Now}
 	if err := write.Ping(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -107,7 +107,8 @@ func (db *DB) Path() string { return db.path }
 
 // Close closes every connection.
 func (db *DB) Close() error {
-	return errors.Join(db.read.Close(), db.write.Close())
+	db.read.close()
+	return errors.Join(db.read.db.Close(), db.write.Close())
 }
 
 // Ping reports whether the database answers.
