@@ -227,6 +227,18 @@ func SortConversations(list []*ConversationSummary) {
 	})
 }
 
+// AttachLastMessages sets each conversation's LastMessage from msgs (the
+// last live message of each).
+func AttachLastMessages(list []*ConversationSummary, msgs []*Message) {
+	byConv := make(map[string]*Message, len(msgs))
+	for _, m := range msgs {
+		byConv[m.ConversationID] = m
+	}
+	for _, c := range list {
+		c.LastMessage = byConv[c.ID]
+	}
+}
+
 // SumUnread totals the unread counts of a conversation list.
 func SumUnread(list []*ConversationSummary) *UnreadCounts {
 	u := &UnreadCounts{Conversations: map[string]int{}}

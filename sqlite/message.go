@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 
 	"workspace"
 )
@@ -331,13 +332,20 @@ func (db *DB) FindConversations(ctx context.Context, readerID int) ([]*workspace
 	if err := rows.Err(); err != nil {
 		return nil, mapErr(err)
 	}
-	for i, c := range out {
-		if lastIDs[i].Valid {
-			if c.LastMessage, err = findMessage(ctx, db.read, int(lastIDs[i].Int64)); err != nil {
-				return nil, err
-			}
+	// The last messages in one query, not one per conversation.
+	var ids []int
+	for _, id := range lastIDs {
+		if id.Valid {
+			ids = append(ids, int(id.Int64))
 		}
 	}
+	idsJSON, _ := json.Marshal(ids)
+	last, err := scanMessages(db.read.QueryContext(ctx, `SELECT `+messageColumns+messageFrom+
+		`WHERE m.id IN (SELECT value FROM json_each(?))`, string(idsJSON)))
+	if err != nil {
+		return nil, err
+	}
+	workspace.AttachLastMessages(out, last)
 	workspace.SortConversations(out)
 	return out, nil
 }
