@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 )
@@ -17,6 +18,10 @@ type CalendarEvent struct {
 	EndTime     time.Time  `json:"end_time"`
 	Location    *string    `json:"location"`
 	Attendees   []string   `json:"attendees" doc:"Usernames or emails (stored lowercase)."`
+	// AttendeeIDs are the accounts the attendees named when the event was
+	// last written (see migration 00006); only they, and the owner, read it.
+	// Loaded by LoadCalendarEvent only.
+	AttendeeIDs []int `json:"-"`
 	CreatedAt   time.Time  `json:"created_at"`
 	UpdatedAt   time.Time  `json:"updated_at"`
 	DeletedAt   *time.Time `json:"deleted_at,omitempty"`
@@ -88,23 +93,10 @@ func (e *CalendarEvent) Validate() error {
 	return v.Err()
 }
 
-// Attends reports whether u is named in the event's attendees.
-func (e *CalendarEvent) Attends(u *User) bool {
-	for _, a := range e.Attendees {
-		if a == strings.ToLower(u.Username) || (u.Email != nil && a == strings.ToLower(*u.Email)) {
-			return true
-		}
-	}
-	return false
-}
-
-// AttendeeKeys are the attendee strings that name u.
-func AttendeeKeys(u *User) []string {
-	keys := []string{strings.ToLower(u.Username)}
-	if u.Email != nil {
-		keys = append(keys, strings.ToLower(*u.Email))
-	}
-	return keys
+// CanRead reports whether userID owns the event or was bound to it as an
+// attendee (AttendeeIDs must be loaded).
+func (e *CalendarEvent) CanRead(userID int) bool {
+	return userID == e.UserID || slices.Contains(e.AttendeeIDs, userID)
 }
 
 // CalendarEventUpdate changes the non-nil fields. Empty Description or

@@ -46,6 +46,26 @@ func attendeesArg(a []string) []string {
 	return a
 }
 
+// visibleTo is the condition "the reader (placeholder p) owns e or is
+// bound to it as an attendee".
+func visibleTo(p string) string {
+	return `(e.user_id = ` + p + ` OR EXISTS (SELECT 1 FROM event_attendees a WHERE a.event_id = e.id AND a.user_id = ` + p + `))`
+}
+
+// bindAttendees replaces the accounts bound to an event by those its
+// attendee names resolve to now (see migration 00006).
+func bindAttendees(ctx context.Context, tx *Tx, eventID int, names []string) error {
+	if _, err := tx.Exec(ctx, `DELETE FROM event_attendees WHERE event_id = $1`, eventID); err != nil {
+		return mapErr(err)
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO event_attendees (event_id, user_id)
+		SELECT DISTINCT $1::integer, u.id FROM users u WHERE lower(u.username) = ANY($2) OR lower(u.email) = ANY($2)`, eventID, names)
+	return mapErr(err)
+}
+
 var errEventNotFound = workspace.Errorf(workspace.ENOTFOUND, "Event not found.")
 
 // CreateCalendarEvent stores an event for the actor.
@@ -67,6 +87,9 @@ func (db *DB) CreateCalendarEvent(ctx context.Context, e *workspace.CalendarEven
 		e.UserID, e.Title, e.Description, e.StartTime, e.EndTime, e.Location, attendeesArg(e.Attendees), tx.now).Scan(&e.ID); err != nil {
 		return mapErr(err)
 	}
+	if err := bindAttendees(ctx, tx, e.ID, e.Attendees); err != nil {
+		return err
+	}
 	if err := insertActivity(ctx, tx, workspace.EventAudit(workspace.ActionEventCreate, e, nil)); err != nil {
 		return err
 	}
@@ -76,8 +99,7 @@ func (db *DB) CreateCalendarEvent(ctx context.Context, e *workspace.CalendarEven
 // FindCalendarEventByID returns a live event reader owns or attends.
 func (db *DB) FindCalendarEventByID(ctx context.Context, reader *workspace.User, id int) (*workspace.CalendarEvent, error) {
 	e, err := scanEvent(db.pool.QueryRow(ctx, `SELECT `+eventColumns+` FROM events e
-		WHERE e.id = $1 AND e.deleted_at IS NULL AND (e.user_id = $2 OR e.attendees && $3::text[])`,
-		id, reader.ID, workspace.AttendeeKeys(reader)))
+		WHERE e.id = $1 AND e.deleted_at IS NULL AND `+visibleTo("$2"), id, reader.ID))
 	if workspace.ErrorCode(err) == workspace.ENOTFOUND {
 		return nil, errEventNotFound
 	}
@@ -102,8 +124,8 @@ func (db *DB) findEvents(ctx context.Context, relation string, reader *workspace
 		return nil, "", err
 	}
 	limit := workspace.PageLimit(f.Limit)
-	a := args{reader.ID, workspace.AttendeeKeys(reader)}
-	q := `SELECT ` + eventColumns + ` FROM ` + relation + ` e WHERE e.deleted_at IS NULL AND (e.user_id = $1 OR e.attendees && $2::text[])`
+	a := args{reader.ID}
+	q := `SELECT ` + eventColumns + ` FROM ` + relation + ` e WHERE e.deleted_at IS NULL AND ` + visibleTo("$1")
 	if f.From != nil {
 		q += ` AND e.end_time > ` + a.add(f.From.UTC())
 	}
@@ -148,6 +170,11 @@ func (db *DB) UpdateCalendarEvent(ctx context.Context, id int, upd workspace.Cal
 		attendees = $6, updated_at = $7 WHERE id = $8`, e.Title, e.Description, e.StartTime, e.EndTime, e.Location,
 		attendeesArg(e.Attendees), tx.now, id); err != nil {
 		return nil, mapErr(err)
+	}
+	if upd.Attendees != nil {
+		if err := bindAttendees(ctx, tx, id, e.Attendees); err != nil {
+			return nil, err
+		}
 	}
 	if err := insertActivity(ctx, tx, workspace.EventAudit(workspace.ActionEventUpdate, e, changed)); err != nil {
 		return nil, err

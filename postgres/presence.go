@@ -69,6 +69,12 @@ func (db *DB) LoadCalendarEvent(ctx context.Context, id int) (*workspace.Calenda
 	e, err := scanEvent(db.pool.QueryRow(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.id = $1`, id))
 	if workspace.ErrorCode(err) == workspace.ENOTFOUND {
 		return nil, errEventNotFound
+	} else if err != nil {
+		return nil, err
 	}
-	return e, err
+	if err := db.pool.QueryRow(ctx, `SELECT COALESCE(array_agg(user_id ORDER BY user_id), '{}') FROM event_attendees WHERE event_id = $1`,
+		id).Scan(&e.AttendeeIDs); err != nil {
+		return nil, mapErr(err)
+	}
+	return e, nil
 }

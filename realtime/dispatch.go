@@ -86,7 +86,7 @@ func (h *Hub) dispatch(ctx context.Context, ch workspace.Change) error {
 		}
 		frame := outFrame{data: encode(ch.Kind, e.ID, e)}
 		for _, c := range h.connections() {
-			if c.actor.UserID == e.UserID || e.Attends(c.user) {
+			if e.CanRead(c.actor.UserID) {
 				c.enqueue(frame)
 			}
 		}

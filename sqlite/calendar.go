@@ -54,14 +54,26 @@ func attendeesArg(a []string) any {
 	return string(b)
 }
 
-// visibleTo is the condition "reader owns or attends e" with its arguments.
+// visibleTo is the condition "reader owns e or is bound to it as an
+// attendee" with its arguments.
 func visibleTo(reader *workspace.User) (string, []any) {
-	keys := workspace.AttendeeKeys(reader)
-	if len(keys) == 1 {
-		keys = append(keys, keys[0])
+	return `(e.user_id = ? OR EXISTS (SELECT 1 FROM event_attendees a WHERE a.event_id = e.id AND a.user_id = ?))`,
+		[]any{reader.ID, reader.ID}
+}
+
+// bindAttendees replaces the accounts bound to an event by those its
+// attendee names resolve to now (see migration 00006).
+func bindAttendees(ctx context.Context, tx *Tx, eventID int, names []string) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM event_attendees WHERE event_id = ?`, eventID); err != nil {
+		return mapErr(err)
 	}
-	return `(e.user_id = ? OR EXISTS (SELECT 1 FROM json_each(e.attendees) j WHERE j.value IN (?, ?)))`,
-		[]any{reader.ID, keys[0], keys[1]}
+	if len(names) == 0 {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO event_attendees (event_id, user_id)
+		SELECT DISTINCT ?, u.id FROM users u, json_each(?) AS a
+		WHERE lower(u.username) = a.value OR lower(u.email) = a.value`, eventID, attendeesArg(names))
+	return mapErr(err)
 }
 
 var errEventNotFound = workspace.Errorf(workspace.ENOTFOUND, "Event not found.")
@@ -85,6 +97,9 @@ func (db *DB) CreateCalendarEvent(ctx context.Context, e *workspace.CalendarEven
 		e.UserID, e.Title, e.Description, fmtTime(e.StartTime), fmtTime(e.EndTime), e.Location, attendeesArg(e.Attendees),
 		fmtTime(tx.now), fmtTime(tx.now)).Scan(&e.ID); err != nil {
 		return mapErr(err)
+	}
+	if err := bindAttendees(ctx, tx, e.ID, e.Attendees); err != nil {
+		return err
 	}
 	if err := insertActivity(ctx, tx, workspace.EventAudit(workspace.ActionEventCreate, e, nil)); err != nil {
 		return err
@@ -166,6 +181,11 @@ func (db *DB) UpdateCalendarEvent(ctx context.Context, id int, upd workspace.Cal
 		attendees = ?, updated_at = ? WHERE id = ?`, e.Title, e.Description, fmtTime(e.StartTime), fmtTime(e.EndTime), e.Location,
 		attendeesArg(e.Attendees), fmtTime(tx.now), id); err != nil {
 		return nil, mapErr(err)
+	}
+	if upd.Attendees != nil {
+		if err := bindAttendees(ctx, tx, id, e.Attendees); err != nil {
+			return nil, err
+		}
 	}
 	if err := insertActivity(ctx, tx, workspace.EventAudit(workspace.ActionEventUpdate, e, changed)); err != nil {
 		return nil, err

@@ -70,6 +70,20 @@ func (db *DB) LoadCalendarEvent(ctx context.Context, id int) (*workspace.Calenda
 	e, err := scanEvent(db.read.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.id = ?`, id))
 	if workspace.ErrorCode(err) == workspace.ENOTFOUND {
 		return nil, errEventNotFound
+	} else if err != nil {
+		return nil, err
 	}
-	return e, err
+	rows, err := db.read.QueryContext(ctx, `SELECT user_id FROM event_attendees WHERE event_id = ? ORDER BY user_id`, id)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var uid int
+		if err := rows.Scan(&uid); err != nil {
+			return nil, mapErr(err)
+		}
+		e.AttendeeIDs = append(e.AttendeeIDs, uid)
+	}
+	return e, mapErr(rows.Err())
 }

@@ -74,7 +74,7 @@ func testCalendar(t *testing.T, newStore NewStore) {
 		b := MustCreateUser(t, s, "bob", nil)
 		c := MustCreateUser(t, s, "carol", ptr("carol@example.com"))
 		d := MustCreateUser(t, s, "dave", nil)
-		e := mustEvent(t, s, a, "standup", day, time.Hour, "BOB", "Carol@example.com")
+		e := mustEvent(t, s, a, "standup", day, time.Hour, "BOB", "Carol@example.com", "ghost@example.com", "ghostname")
 		for _, u := range []*workspace.User{a, b, c} {
 			if _, err := s.FindCalendarEventByID(context.Background(), u, e.ID); err != nil {
 				t.Fatalf("%s cannot read: %v", u.Username, err)
@@ -82,6 +82,30 @@ func testCalendar(t *testing.T, newStore NewStore) {
 		}
 		_, err := s.FindCalendarEventByID(context.Background(), d, e.ID)
 		wantCode(t, err, workspace.ENOTFOUND)
+		// Attendees are bound to the accounts they named when the event was
+		// written: claiming an invited address or name later grants nothing,
+		// and a renamed attendee keeps access.
+		if _, err := s.UpdateUser(ctxAs(d), d.ID, workspace.UserUpdate{Email: ptr("ghost@example.com")}); err != nil {
+			t.Fatal(err)
+		}
+		latecomer := MustCreateUser(t, s, "ghostname", nil)
+		for _, u := range []*workspace.User{d, latecomer} {
+			u, _ = s.FindUserByID(context.Background(), u.ID)
+			if _, err := s.FindCalendarEventByID(context.Background(), u, e.ID); workspace.ErrorCode(err) != workspace.ENOTFOUND {
+				t.Fatalf("%s claimed an invitation: %v", u.Username, err)
+			}
+		}
+		renamed, err := s.UpdateUser(ctxAs(b), b.ID, workspace.UserUpdate{Username: ptr("robert")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.FindCalendarEventByID(context.Background(), renamed, e.ID); err != nil {
+			t.Fatalf("renamed attendee lost access: %v", err)
+		}
+		if loaded, err := s.LoadCalendarEvent(context.Background(), e.ID); err != nil || !loaded.CanRead(b.ID) || !loaded.CanRead(c.ID) ||
+			loaded.CanRead(d.ID) || loaded.CanRead(latecomer.ID) {
+			t.Fatalf("loaded attendee ids = %v, %v", loaded.AttendeeIDs, err)
+		}
 		list, _, _ := s.FindCalendarEvents(context.Background(), d, workspace.CalendarEventFilter{})
 		if len(list) != 0 {
 			t.Fatalf("dave lists %s", titles(list))
