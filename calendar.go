@@ -10,18 +10,18 @@ import (
 // CalendarEvent is a calendar entry (the seed's events table; "Event" alone
 // would be ambiguous next to realtime events).
 type CalendarEvent struct {
-	ID          int        `json:"id"`
-	UserID      int        `json:"user_id"`
-	Title       string     `json:"title"`
-	Description *string    `json:"description"`
-	StartTime   time.Time  `json:"start_time"`
-	EndTime     time.Time  `json:"end_time"`
-	Location    *string    `json:"location"`
-	Attendees   []string   `json:"attendees" doc:"Usernames or emails (stored lowercase)."`
+	ID          int       `json:"id"`
+	UserID      int       `json:"user_id"`
+	Title       string    `json:"title"`
+	Description *string   `json:"description"`
+	StartTime   time.Time `json:"start_time"`
+	EndTime     time.Time `json:"end_time"`
+	Location    *string   `json:"location"`
+	Attendees   []string  `json:"attendees" doc:"Usernames or emails (stored lowercase)."`
 	// AttendeeIDs are the accounts the attendees named when the event was
 	// last written (see migration 00006); only they, and the owner, read it.
 	// Loaded by LoadCalendarEvent only.
-	AttendeeIDs []int `json:"-"`
+	AttendeeIDs []int      `json:"-"`
 	CreatedAt   time.Time  `json:"created_at"`
 	UpdatedAt   time.Time  `json:"updated_at"`
 	DeletedAt   *time.Time `json:"deleted_at,omitempty"`
