@@ -102,8 +102,8 @@ func New(store workspace.Store, cfg Config) (*Service, error) {
 		cfg:        cfg,
 		hash:       h,
 		refreshKey: mac.Sum(nil),
-		ips:        NewThrottle(10, 15*time.Minute, time.Second, 15*time.Minute),
-		accounts:   NewThrottle(5, 15*time.Minute, time.Second, time.Minute),
+		ips:        &Throttle{Free: 10, Window: 15 * time.Minute, Base: time.Second, Max: 15 * time.Minute, MaxInFlight: 8, entries: map[string]*throttleEntry{}},
+		accounts:   &Throttle{Free: 5, Window: 15 * time.Minute, Base: time.Second, Max: time.Minute, MaxInFlight: 1, entries: map[string]*throttleEntry{}},
 		Now:        time.Now,
 		cache:      map[string]cachedSession{},
 	}, nil
@@ -126,14 +126,31 @@ var ErrBadCredentials = &workspace.Error{Code: workspace.EUNAUTHORIZED, Message:
 func (s *Service) Login(ctx context.Context, login, password string) (*Tokens, *workspace.User, error) {
 	actor := workspace.ActorFromContext(ctx)
 	now := s.Now()
-	ipKey, accountKey := "ip:"+actor.IP, "account:"+normalizeLogin(login)
-	if d := max(s.ips.Wait(ipKey, now), s.accounts.Wait(accountKey, now)); d > 0 {
-		return nil, nil, &workspace.Error{Code: workspace.ETOOMANY, Message: "Too many failed sign-ins; wait before trying again.", RetryAfter: d}
-	}
 	u, err := s.store.FindUserByLogin(ctx, login)
 	if err != nil && workspace.ErrorCode(err) != workspace.ENOTFOUND {
 		return nil, nil, err
 	}
+	// The account key is the account itself when it exists, so its
+	// username and its email share one budget.
+	ipKey, accountKey := "ip:"+actor.IP, "login:"+normalizeLogin(login)
+	if u != nil {
+		accountKey = "user:" + strconv.Itoa(u.ID)
+	}
+	if d := s.ips.Begin(ipKey, now); d > 0 {
+		return nil, nil, errThrottled(d)
+	}
+	if d := s.accounts.Begin(accountKey, now); d > 0 {
+		s.ips.End(ipKey, now, false, false)
+		return nil, nil, errThrottled(d)
+	}
+	// Only a wrong password counts against the keys; a success clears the
+	// account; an error (database, hashing queue) does neither.
+	failed, succeeded := false, false
+	defer func() {
+		now := s.Now()
+		s.ips.End(ipKey, now, failed, false)
+		s.accounts.End(accountKey, now, failed, succeeded)
+	}()
 	var hash string
 	if u != nil {
 		hash = u.PasswordHash
@@ -143,8 +160,7 @@ func (s *Service) Login(ctx context.Context, login, password string) (*Tokens, *
 		return nil, nil, err
 	}
 	if !ok {
-		s.ips.Fail(ipKey, now)
-		s.accounts.Fail(accountKey, now)
+		failed = true
 		audit := workspace.Audit{Action: workspace.ActionLoginFailed, Metadata: map[string]any{"login": clampLogin(login)}}
 		if u != nil {
 			audit.UserID = &u.ID
@@ -156,7 +172,7 @@ func (s *Service) Login(ctx context.Context, login, password string) (*Tokens, *
 		}
 		return nil, nil, ErrBadCredentials
 	}
-	s.accounts.Reset(accountKey)
+	succeeded = true
 
 	var rehash string
 	if upgrade {
@@ -181,6 +197,10 @@ func (s *Service) Login(ctx context.Context, login, password string) (*Tokens, *
 	}
 	tokens, err := s.issue(u, sess.ID, refresh)
 	return tokens, u, err
+}
+
+func errThrottled(d time.Duration) error {
+	return &workspace.Error{Code: workspace.ETOOMANY, Message: "Too many failed sign-ins; wait before trying again.", RetryAfter: d}
 }
 
 // Refresh exchanges a refresh token for new tokens (see

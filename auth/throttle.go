@@ -16,6 +16,10 @@ type Throttle struct {
 	Window time.Duration
 	Base   time.Duration
 	Max    time.Duration
+	// MaxInFlight bounds the attempts of one key being checked at once
+	// (0: no bound). Without it a burst of concurrent guesses would all pass
+	// the gate before the first failure is recorded.
+	MaxInFlight int
 
 	mu      sync.Mutex
 	entries map[string]*throttleEntry
@@ -23,6 +27,7 @@ type Throttle struct {
 
 type throttleEntry struct {
 	failures int
+	inflight int
 	last     time.Time
 	until    time.Time
 }
@@ -49,16 +54,67 @@ func (t *Throttle) Wait(key string, now time.Time) time.Duration {
 	return 0
 }
 
+// Begin reserves an attempt for key. It returns 0 and reserves when key may
+// try now; otherwise how long it must wait, reserving nothing. Every
+// reserved attempt must be closed by End.
+func (t *Throttle) Begin(key string, now time.Time) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := t.entries[key]
+	if e != nil && now.Sub(e.last) <= t.Window {
+		if d := e.until.Sub(now); d > 0 {
+			return d
+		}
+	}
+	if e == nil {
+		if len(t.entries) >= maxThrottleEntries {
+			t.sweep(now)
+		}
+		e = &throttleEntry{last: now}
+		t.entries[key] = e
+	}
+	if t.MaxInFlight > 0 && e.inflight >= t.MaxInFlight {
+		return time.Second
+	}
+	e.inflight++
+	return 0
+}
+
+// End closes an attempt reserved by Begin: a failure counts towards the
+// delay, a success clears the key when clear is set.
+func (t *Throttle) End(key string, now time.Time, failed, clear bool) {
+	t.mu.Lock()
+	e := t.entries[key]
+	if e != nil && e.inflight > 0 {
+		e.inflight--
+	}
+	t.mu.Unlock()
+	switch {
+	case failed:
+		t.Fail(key, now)
+	case clear:
+		t.mu.Lock()
+		if e := t.entries[key]; e != nil && e.inflight == 0 {
+			delete(t.entries, key)
+		}
+		t.mu.Unlock()
+	}
+}
+
 // Fail records a failure of key.
 func (t *Throttle) Fail(key string, now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e := t.entries[key]
-	if e == nil || now.Sub(e.last) > t.Window {
+	if e == nil || now.Sub(e.last) > t.Window && e.failures > 0 {
 		if len(t.entries) >= maxThrottleEntries {
 			t.sweep(now)
 		}
-		e = &throttleEntry{}
+		inflight := 0
+		if e != nil {
+			inflight = e.inflight
+		}
+		e = &throttleEntry{inflight: inflight}
 		t.entries[key] = e
 	}
 	e.failures++
@@ -78,7 +134,7 @@ func (t *Throttle) Reset(key string) {
 
 func (t *Throttle) sweep(now time.Time) {
 	for k, e := range t.entries {
-		if now.Sub(e.last) > t.Window {
+		if now.Sub(e.last) > t.Window && e.inflight == 0 {
 			delete(t.entries, k)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -444,5 +445,44 @@ func TestBadAccessTokens(t *testing.T) {
 				t.Fatalf("answer: %v %s", r.Header, r)
 			}
 		})
+	}
+}
+
+// Ensure a burst of concurrent guesses cannot outrun the throttle: at most
+// one attempt per account is checked at a time, and username and email
+// share the account's budget.
+func TestLoginBurstThrottled(t *testing.T) {
+	// A realistic hashing cost, so the burst queues on bcrypt as it would.
+	h := newHarness(t, engines["sqlite"](t), func(_ *httpapi.Server, c *auth.Config) { c.BcryptCost = 10 })
+	h.do("POST", "/api/v1/auth/register", "", map[string]any{"username": "alice", "email": "alice@example.com", "password": "password-alice"}).want(t, 201)
+	const burst = 30
+	var wg sync.WaitGroup
+	statuses := make([]int, burst)
+	for i := range burst {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			login := "alice"
+			if i%2 == 1 {
+				login = "ALICE@example.com"
+			}
+			statuses[i] = h.do("POST", "/api/v1/auth/login", "", map[string]any{"login": login, "password": fmt.Sprint("guess-", i)}).Status
+		}()
+	}
+	wg.Wait()
+	checked := 0
+	for _, st := range statuses {
+		switch st {
+		case 401:
+			checked++
+		case 429:
+		default:
+			t.Fatalf("status %d in a guessing burst", st)
+		}
+	}
+	// Free failures are 5; with one attempt in flight at a time, a burst
+	// gets at most a handful of password checks, not all 30.
+	if checked > 10 {
+		t.Fatalf("%d of %d concurrent guesses were checked: the burst outran the throttle", checked, burst)
 	}
 }
