@@ -97,13 +97,17 @@ func New(store workspace.Store, cfg Config) (*Service, error) {
 	}
 	mac := hmac.New(sha256.New, cfg.Secret)
 	mac.Write([]byte("workspace refresh-token rotation"))
+	ips := NewThrottle(10, 15*time.Minute, time.Second, 15*time.Minute)
+	ips.MaxInFlight = 8 // a busy office behind one NAT
+	accounts := NewThrottle(5, 15*time.Minute, time.Second, time.Minute)
+	accounts.MaxInFlight = 1
 	return &Service{
 		store:      store,
 		cfg:        cfg,
 		hash:       h,
 		refreshKey: mac.Sum(nil),
-		ips:        &Throttle{Free: 10, Window: 15 * time.Minute, Base: time.Second, Max: 15 * time.Minute, MaxInFlight: 8, entries: map[string]*throttleEntry{}},
-		accounts:   &Throttle{Free: 5, Window: 15 * time.Minute, Base: time.Second, Max: time.Minute, MaxInFlight: 1, entries: map[string]*throttleEntry{}},
+		ips:        ips,
+		accounts:   accounts,
 		Now:        time.Now,
 		cache:      map[string]cachedSession{},
 	}, nil

@@ -40,20 +40,6 @@ func NewThrottle(free int, window, base, maxDelay time.Duration) *Throttle {
 	return &Throttle{Free: free, Window: window, Base: base, Max: maxDelay, entries: map[string]*throttleEntry{}}
 }
 
-// Wait returns how long key must still wait (0: it may try now).
-func (t *Throttle) Wait(key string, now time.Time) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	e := t.entries[key]
-	if e == nil || now.Sub(e.last) > t.Window {
-		return 0
-	}
-	if d := e.until.Sub(now); d > 0 {
-		return d
-	}
-	return 0
-}
-
 // Begin reserves an attempt for key. It returns 0 and reserves when key may
 // try now; otherwise how long it must wait, reserving nothing. Every
 // reserved attempt must be closed by End.
@@ -123,13 +109,6 @@ func (t *Throttle) Fail(key string, now time.Time) {
 		d := time.Duration(float64(t.Base) * math.Pow(2, float64(min(over-1, 30))))
 		e.until = now.Add(min(d, t.Max))
 	}
-}
-
-// Reset forgets key (after a successful login).
-func (t *Throttle) Reset(key string) {
-	t.mu.Lock()
-	delete(t.entries, key)
-	t.mu.Unlock()
 }
 
 func (t *Throttle) sweep(now time.Time) {

@@ -199,27 +199,58 @@ func TestLoginThrottled(t *testing.T) {
 func TestThrottlePolicy(t *testing.T) {
 	th := auth.NewThrottle(2, time.Minute, time.Second, 8*time.Second)
 	now := time.Now()
-	// Ensure free failures, then doubling delays capped at Max, then decay.
-	th.Fail("k", now)
-	th.Fail("k", now)
-	if d := th.Wait("k", now); d != 0 {
-		t.Fatalf("after free failures: wait %v", d)
+	// fail makes one attempt at now that fails; the key must be open.
+	fail := func() {
+		t.Helper()
+		if d := th.Begin("k", now); d != 0 {
+			t.Fatalf("key closed for %v when it should be open", d)
+		}
+		th.End("k", now, true, false)
 	}
+	// Ensure free failures, then doubling delays capped at Max.
+	fail()
+	fail()
 	var waits []time.Duration
 	for i := 0; i < 5; i++ {
-		th.Fail("k", now)
-		waits = append(waits, th.Wait("k", now))
+		fail()
+		d := th.Begin("k", now) // closed: reserves nothing
+		waits = append(waits, d)
+		now = now.Add(d)
 	}
 	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 8 * time.Second}
 	if !slices.Equal(waits, want) {
 		t.Fatalf("waits = %v, want %v", waits, want)
 	}
-	if d := th.Wait("k", now.Add(2*time.Minute)); d != 0 {
-		t.Fatalf("after the window: wait %v", d)
+	// Ensure a success clears the key, even right after failures.
+	fail()
+	now = now.Add(8 * time.Second)
+	if d := th.Begin("k", now); d != 0 {
+		t.Fatalf("after the wait: closed for %v", d)
 	}
-	th.Reset("k")
-	if d := th.Wait("k", now); d != 0 {
-		t.Fatalf("after reset: wait %v", d)
+	th.End("k", now, false, true)
+	if d := th.Begin("k", now); d != 0 {
+		t.Fatalf("after a success: closed for %v", d)
+	}
+	th.End("k", now, false, false)
+	// Ensure the window forgets old failures.
+	fail()
+	fail()
+	fail()
+	if d := th.Begin("k", now.Add(2*time.Minute)); d != 0 {
+		t.Fatalf("after the window: closed for %v", d)
+	}
+	th.End("k", now.Add(2*time.Minute), false, false)
+	// Ensure MaxInFlight bounds concurrent attempts of one key.
+	th.MaxInFlight = 1
+	if d := th.Begin("other", now); d != 0 {
+		t.Fatal(d)
+	}
+	if d := th.Begin("other", now); d == 0 {
+		t.Fatal("a second concurrent attempt passed MaxInFlight 1")
+	}
+	th.End("other", now, false, false)
+	if d := th.Begin("other", now); d != 0 {
+		t.Fatalf("after the first attempt ended: closed for %v", d)
 	}
 }
 
