@@ -62,6 +62,13 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		return nil, errors.New("postgres: invalid connection string (DATABASE_URL / DB_*)")
 	}
 	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	// JIT compilation pays off for long analytic queries, not for this
+	// workload: the conversation list's estimated cost crosses the JIT
+	// threshold, and compiling took ~260 ms of a 280 ms query (EXPLAIN
+	// ANALYZE). A DSN may still turn it back on (jit=on).
+	if _, ok := cfg.ConnConfig.RuntimeParams["jit"]; !ok {
+		cfg.ConnConfig.RuntimeParams["jit"] = "off"
+	}
 	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "workspace"
 	}
