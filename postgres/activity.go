@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -149,6 +150,7 @@ func (db *DB) PruneActivityLogs(ctx context.Context, before time.Time, batch int
 		batch = workspace.DefaultPruneBatch
 	}
 	var res workspace.PruneResult
+	var pruneErr error // a failed batch: the committed ones are still recorded
 	for {
 		// One statement is one transaction: the oldest rows first, through
 		// idx_activity_logs_created.
@@ -157,7 +159,8 @@ func (db *DB) PruneActivityLogs(ctx context.Context, before time.Time, batch int
 				SELECT id FROM activity_logs WHERE created_at < $1 ORDER BY created_at LIMIT $2)`,
 			before.UTC(), batch)
 		if err != nil {
-			return res, mapErr(err)
+			pruneErr = mapErr(err)
+			break
 		}
 		n := tag.RowsAffected()
 		if n > 0 {
@@ -169,10 +172,12 @@ func (db *DB) PruneActivityLogs(ctx context.Context, before time.Time, batch int
 		}
 	}
 	if res.Deleted == 0 {
-		return res, nil
+		return res, pruneErr
 	}
-	return res, db.WriteAudit(ctx, workspace.Audit{Action: workspace.ActionActivityPrune,
-		Metadata: map[string]any{"before": before.UTC().Format(time.RFC3339Nano), "deleted": res.Deleted}})
+	// Committed batches are recorded even when a later one failed or the
+	// context ended (serve stopping mid-retention).
+	return res, errors.Join(pruneErr, db.WriteAudit(context.WithoutCancel(ctx), workspace.Audit{Action: workspace.ActionActivityPrune,
+		Metadata: map[string]any{"before": before.UTC().Format(time.RFC3339Nano), "deleted": res.Deleted}}))
 }
 
 // ReclaimSpace runs VACUUM (ANALYZE) on activity_logs: the space of the

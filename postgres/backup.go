@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"io"
 	"net/url"
 	"os"
@@ -250,7 +252,34 @@ func Restore(ctx context.Context, dsn, from string) (version int64, err error) {
 	if version > latest {
 		return 0, fmt.Errorf("the backup's schema (version %d) is newer than this binary's (%d): restore it with a newer binary", version, latest)
 	}
+	// pg_restore --clean drops only what the archive holds: into a database
+	// migrated further, the newer tables would stay while the recorded
+	// version goes back, and the next migration would fail.
+	current, err := databaseVersion(ctx, dsn)
+	if err != nil {
+		return 0, err
+	}
+	if current > version {
+		return 0, fmt.Errorf("the database is at schema version %d, newer than the backup's (%d): restore into an empty database, then run `workspace migrate`", current, version)
+	}
 	err = runTool(ctx, c, io.Discard, "pg_restore", "--clean", "--if-exists", "--single-transaction", "--exit-on-error",
 		"--no-password", "--dbname="+c.url, from)
 	return version, err
+}
+
+// databaseVersion is the goose schema version of the database at dsn (0 for
+// a database never migrated).
+func databaseVersion(ctx context.Context, dsn string) (int64, error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return 0, fmt.Errorf("connect: %w", mapErr(err))
+	}
+	defer conn.Close(ctx)
+	var v int64
+	err = conn.QueryRow(ctx, `SELECT COALESCE(max(version_id), 0) FROM goose_db_version WHERE is_applied`).Scan(&v)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "42P01" { // no goose table: never migrated
+		return 0, nil
+	}
+	return v, err
 }

@@ -170,10 +170,12 @@ func (db *DB) PruneActivityLogs(ctx context.Context, before time.Time, batch int
 		batch = workspace.DefaultPruneBatch
 	}
 	var res workspace.PruneResult
+	var pruneErr error // a failed batch: the committed ones are still recorded
 	for {
 		n, err := db.pruneBatch(ctx, before, batch)
 		if err != nil {
-			return res, err
+			pruneErr = err
+			break
 		}
 		if n > 0 {
 			res.Deleted += n
@@ -184,10 +186,12 @@ func (db *DB) PruneActivityLogs(ctx context.Context, before time.Time, batch int
 		}
 	}
 	if res.Deleted == 0 {
-		return res, nil
+		return res, pruneErr
 	}
-	return res, db.WriteAudit(ctx, workspace.Audit{Action: workspace.ActionActivityPrune,
-		Metadata: map[string]any{"before": before.UTC().Format(time.RFC3339Nano), "deleted": res.Deleted}})
+	// Committed batches are recorded even when a later one failed or the
+	// context ended (serve stopping mid-retention).
+	return res, errors.Join(pruneErr, db.WriteAudit(context.WithoutCancel(ctx), workspace.Audit{Action: workspace.ActionActivityPrune,
+		Metadata: map[string]any{"before": before.UTC().Format(time.RFC3339Nano), "deleted": res.Deleted}}))
 }
 
 func (db *DB) pruneBatch(ctx context.Context, before time.Time, batch int) (int64, error) {

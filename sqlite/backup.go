@@ -41,12 +41,33 @@ func IsDatabaseFile(path string) bool {
 // See the package function Backup.
 func (db *DB) Backup(ctx context.Context, dest string) error { return Backup(ctx, db.path, dest) }
 
+// sameDatabase reports whether dest names the database at path or one of
+// its WAL files: replacing those under a running server loses its writes.
+func sameDatabase(path, dest string) bool {
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		a, errA := filepath.Abs(path + suffix)
+		b, errB := filepath.Abs(dest)
+		if errA == nil && errB == nil && a == b {
+			return true
+		}
+		sa, errA := os.Stat(path + suffix)
+		sb, errB := os.Stat(dest)
+		if errA == nil && errB == nil && os.SameFile(sa, sb) {
+			return true
+		}
+	}
+	return false
+}
+
 // Backup writes a consistent copy of the database file at path to dest
 // with VACUUM INTO, on a read-only connection of its own: it reads one
 // snapshot, so writers (a running `serve`) go on meanwhile. The copy is
 // written 0600 beside dest, synced, then renamed over dest, so dest is
 // either the old file or the complete new one.
 func Backup(ctx context.Context, path, dest string) error {
+	if sameDatabase(path, dest) {
+		return fmt.Errorf("backup: %s is the database itself (or its -wal/-shm): write the backup elsewhere", dest)
+	}
 	src, err := openReadOnly(path)
 	if err != nil {
 		return err

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"workspace/postgres"
 	"workspace/sqlite"
@@ -50,6 +52,15 @@ tools must be on the PATH). Restore it with 'workspace restore --from FILE'.`)
 		}
 		if version, err = sqlite.CheckBackup(ctx, to); err != nil {
 			return fmt.Errorf("backup written, but it fails its check: %w", err)
+		}
+		// The generated audit key is a file beside the database, not a row:
+		// it goes beside the backup, or encrypted audit values of a restore
+		// on another host could never be read again.
+		key := filepath.Join(filepath.Dir(target), "audit_key")
+		if copied, err := copySecret(key, to+".audit_key"); err != nil {
+			return fmt.Errorf("backup written, but its audit key was not: %w", err)
+		} else if copied {
+			fmt.Fprintf(stdout, "audit key copied to %s (keep it with the backup, as secret as the data)\n", to+".audit_key")
 		}
 	}
 	size := int64(0)
@@ -104,11 +115,65 @@ in one transaction (the PostgreSQL client tools must be on the PATH).`)
 		if version, err = sqlite.Restore(ctx, from, target); err != nil {
 			return fmt.Errorf("restore: %w", err)
 		}
+		if err := restoreAuditKey(stdout, from+".audit_key", filepath.Join(filepath.Dir(target), "audit_key")); err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
 	}
 	latest, _ := sqlite.LatestVersion()
 	fmt.Fprintf(stdout, "restored %s (schema version %d) into %s database %s\n", from, version, kind, target)
 	if version < latest {
 		fmt.Fprintf(stdout, "its schema is older than this binary's (%d): `serve` or `migrate` will migrate it\n", latest)
 	}
+	return nil
+}
+
+// copySecret copies the secret file src to dst (0600, atomically), and
+// reports whether there was one to copy.
+func copySecret(src, dst string) (bool, error) {
+	b, err := os.ReadFile(src)
+	if os.IsNotExist(err) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	tmp := dst + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return false, err
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		os.Remove(tmp)
+		return false, err
+	}
+	return true, nil
+}
+
+// restoreAuditKey puts the audit key saved beside a backup where the
+// restored database will find it: the key goes with the data it encrypts.
+// A different key already there encrypted only the data the restore just
+// replaced; it is kept aside as audit_key.before-restore, not deleted.
+func restoreAuditKey(w io.Writer, saved, dst string) error {
+	key, err := os.ReadFile(saved)
+	if os.IsNotExist(err) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	current, err := os.ReadFile(dst)
+	switch {
+	case err == nil && bytes.Equal(bytes.TrimSpace(current), bytes.TrimSpace(key)):
+		return nil
+	case err == nil:
+		aside := dst + ".before-restore"
+		if err := os.Rename(dst, aside); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "the previous audit key was moved to %s\n", aside)
+	case !os.IsNotExist(err):
+		return err
+	}
+	if _, err := copySecret(saved, dst); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "audit key restored to %s\n", dst)
 	return nil
 }

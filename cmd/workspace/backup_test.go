@@ -89,6 +89,19 @@ func TestBackupRestoreSQLite(t *testing.T) {
 	before := append([]int(nil), acked...)
 	mu.Unlock()
 	backup := filepath.Join(dir, "backups", "ws.db")
+	// The generated audit key lives beside the database; it must travel
+	// with the backup.
+	auditKey := "local:" + strings.Repeat("A", 43) + "=\n"
+	if err := os.WriteFile(filepath.Join(dir, "data", "audit_key"), []byte(auditKey), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Backing up onto the live database (or its WAL) is refused.
+	for _, self := range []string{path, path + "-wal"} {
+		if err := run(ctx, []string{"backup", "-db", path, "--to", self}, env(), nil, io.Discard, io.Discard); err == nil ||
+			!strings.Contains(err.Error(), "the database itself") {
+			t.Fatalf("backup onto %s: %v", self, err)
+		}
+	}
 	os.MkdirAll(filepath.Dir(backup), 0o700)
 	var out bytes.Buffer
 	err = run(ctx, []string{"backup", "-db", path, "--to", backup}, env(), nil, &out, io.Discard)
@@ -130,6 +143,13 @@ func TestBackupRestoreSQLite(t *testing.T) {
 	}
 	if got := MustReadSQLite(t, restored); !reflect.DeepEqual(got, saved) {
 		t.Fatal("restored rows differ from the backup's")
+	}
+	for _, f := range []string{backup + ".audit_key", filepath.Join(dir, "elsewhere", "audit_key")} {
+		b, err := os.ReadFile(f)
+		st, serr := os.Stat(f)
+		if err != nil || serr != nil || string(b) != auditKey || st.Mode().Perm() != 0o600 {
+			t.Fatalf("audit key %s: %q %v %v", f, b, err, serr)
+		}
 	}
 	if st, err := os.Stat(restored); err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("restored file: %v %v", st, err)
@@ -265,6 +285,16 @@ func TestBackupRestorePostgres(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "backed up postgres database") || !strings.Contains(out.String(), "restored") {
 		t.Fatalf("output:\n%s", out.String())
+	}
+
+	// Ensure a backup is not restored into a database migrated further
+	// (pg_restore --clean would leave the newer tables behind).
+	if _, err := db.Pool().Exec(ctx, `INSERT INTO goose_db_version (version_id, is_applied) VALUES (999, true)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(ctx, []string{"restore", "-db", dsn, "--from", file}, env(), nil, io.Discard, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "newer than the backup's") {
+		t.Fatalf("restore into a newer database: %v", err)
 	}
 
 	// Ensure a SQLite file is refused by a PostgreSQL restore.

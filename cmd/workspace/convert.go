@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -220,7 +221,20 @@ func convert(ctx context.Context, opts convertOptions, stdout, stderr io.Writer)
 	}
 	fmt.Fprintf(stdout, "converted %d rows in %d tables in %.1fs (%.0f rows/s); every table verified (row count and checksum)\n",
 		total, len(tables), elapsed.Seconds(), float64(total)/max(elapsed.Seconds(), 1e-9))
+	warnAuditKey(stdout, opts.From, "copied as is")
 	return nil
+}
+
+// warnAuditKey tells the operator that sensitive audit values encrypted
+// with the key generated beside a SQLite database stay readable only with
+// that key (it is a file, not a row: nothing copies it along).
+func warnAuditKey(w io.Writer, dbPath, what string) {
+	key := filepath.Join(filepath.Dir(dbPath), "audit_key")
+	if _, err := os.Stat(key); err != nil {
+		return
+	}
+	fmt.Fprintf(w, "NOTE: sensitive audit metadata encrypted with %s was %s; to read it, give the new deployment that key:\n"+
+		"      AUDIT_ENCRYPTION_KEYS=\"$(cat %s)\" (first in the list if it is the only key), and keep the file.\n", key, what, key)
 }
 
 // redactDSN returns a DSN fit for output: no password, in the user part or

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -335,6 +336,13 @@ func TestConvert(t *testing.T) {
 	t.Logf("convert:\n%s", out.String())
 	if !strings.Contains(out.String(), "every table verified") {
 		t.Fatalf("convert output:\n%s", out.String())
+	}
+	// serve generated an audit key beside the source: the operator is told
+	// that the encrypted values need it (by path, never the key itself).
+	key, _ := os.ReadFile(filepath.Join(dir, "audit_key"))
+	if !strings.Contains(out.String(), "NOTE: sensitive audit metadata encrypted with "+filepath.Join(dir, "audit_key")) ||
+		len(key) == 0 || strings.Contains(out.String(), strings.TrimSpace(string(key))) {
+		t.Fatalf("convert output about the audit key:\n%s", out.String())
 	}
 	if err := stopSQLite(); err != nil {
 		t.Fatal(err)
