@@ -1,7 +1,11 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -49,5 +53,43 @@ func TestConfig(t *testing.T) {
 				t.Fatalf("addr %q engine %q target %q", cfg.Addr, engine, target)
 			}
 		})
+	}
+}
+
+// Ensure instances generating a secret at the same moment agree on one, and
+// the file is complete and 0600.
+func TestGeneratedSecretConcurrent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "jwt_secret")
+	n := 0
+	var mu sync.Mutex
+	gen := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		n++
+		return fmt.Sprintf("secret-number-%02d-%s", n, strings.Repeat("x", 32))
+	}
+	results := make([]string, 8)
+	errs := make([]error, 8)
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = generatedSecret(path, gen, func(s string) bool { return len(s) >= 32 })
+		}()
+	}
+	wg.Wait()
+	for i := range results {
+		if errs[i] != nil || results[i] != results[0] {
+			t.Fatalf("instance %d: %q, %v; instance 0: %q", i, results[i], errs[i], results[0])
+		}
+	}
+	b, err := os.ReadFile(path)
+	st, _ := os.Stat(path)
+	if err != nil || strings.TrimSpace(string(b)) != results[0] || st.Mode().Perm() != 0o600 {
+		t.Fatalf("file: %q %v", b, err)
+	}
+	if left, _ := filepath.Glob(path + ".tmp-*"); len(left) != 0 {
+		t.Fatalf("temporary files left: %v", left)
 	}
 }

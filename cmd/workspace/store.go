@@ -103,8 +103,10 @@ func jwtSecret(cfg Config, kind string) ([]byte, error) {
 }
 
 // generatedSecret returns the secret kept in the file at path, first
-// writing one made by gen (0600, exclusively: two instances starting at
-// once agree on one). valid checks a secret read back.
+// writing one made by gen (0600). The file appears whole or not at all (a
+// complete temporary file is hard-linked into place), so an instance
+// starting at the same moment, or a crash, never sees a partial one; two
+// instances racing agree on the first. valid checks a secret read back.
 func generatedSecret(path string, gen func() string, valid func(string) bool) (string, error) {
 	if b, err := os.ReadFile(path); err == nil {
 		if s := strings.TrimSpace(string(b)); valid(s) {
@@ -115,18 +117,31 @@ func generatedSecret(path string, gen func() string, valid func(string) bool) (s
 		return "", fmt.Errorf("read secret: %w", err)
 	}
 	secret := gen()
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	var b [6]byte
+	rand.Read(b[:])
+	tmp := fmt.Sprintf("%s.tmp-%x", path, b)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		if os.IsExist(err) { // another instance just wrote it
+		return "", fmt.Errorf("write secret: %w", err)
+	}
+	defer os.Remove(tmp)
+	_, err = f.WriteString(secret + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", fmt.Errorf("write secret: %w", err)
+	}
+	if err := os.Link(tmp, path); err != nil {
+		if os.IsExist(err) { // another instance was first: use its secret
 			return generatedSecret(path, gen, valid)
 		}
 		return "", fmt.Errorf("write secret: %w", err)
 	}
-	defer f.Close()
-	if _, err := f.WriteString(secret + "\n"); err != nil {
-		return "", fmt.Errorf("write secret: %w", err)
-	}
-	return secret, f.Sync()
+	return secret, nil
 }
 
 // newNotifier returns how this instance hears of other instances' changes:
