@@ -149,21 +149,21 @@ type CalendarEventFilter struct {
 	Limit    int
 }
 
-// CalendarEventStore persists the calendar. Readers are users: an event is
-// visible to its owner and to the users its attendees name.
+// CalendarEventStore persists the calendar. An event is visible to its
+// owner and to the accounts its attendees named when it was written.
 type CalendarEventStore interface {
 	// CreateCalendarEvent stores e for the actor (fills ID, UserID,
 	// timestamps). Returns EINVALID.
 	CreateCalendarEvent(ctx context.Context, e *CalendarEvent) error
 	// FindCalendarEventByID returns ENOTFOUND if there is no such live
-	// event or reader neither owns nor attends it.
-	FindCalendarEventByID(ctx context.Context, reader *User, id int) (*CalendarEvent, error)
-	// FindCalendarEvents returns a page of reader's events overlapping the
+	// event or readerID neither owns nor attends it.
+	FindCalendarEventByID(ctx context.Context, readerID, id int) (*CalendarEvent, error)
+	// FindCalendarEvents returns a page of readerID's events overlapping the
 	// range, by start time, and the next cursor. EINVALID for a bad cursor.
-	FindCalendarEvents(ctx context.Context, reader *User, f CalendarEventFilter) ([]*CalendarEvent, string, error)
+	FindCalendarEvents(ctx context.Context, readerID int, f CalendarEventFilter) ([]*CalendarEvent, string, error)
 	// FindPendingEvents reads the pending_events view (upcoming, live) for
-	// reader, by start time.
-	FindPendingEvents(ctx context.Context, reader *User, cursor string, limit int) ([]*CalendarEvent, string, error)
+	// readerID, by start time.
+	FindPendingEvents(ctx context.Context, readerID int, cursor string, limit int) ([]*CalendarEvent, string, error)
 	// UpdateCalendarEvent applies upd (owner only). Returns ENOTFOUND
 	// (also for an attendee), EINVALID.
 	UpdateCalendarEvent(ctx context.Context, id int, upd CalendarEventUpdate) (*CalendarEvent, error)

@@ -26,17 +26,8 @@ type EventListOutput struct {
 	}
 }
 
-// reader loads the signed-in user, whose username and email decide which
-// events they attend.
-func (s *Server) reader(ctx context.Context) (*workspace.User, error) {
-	return s.Store.FindUserByID(ctx, workspace.ActorFromContext(ctx).UserID)
-}
-
 func (s *Server) handleEventList(ctx context.Context, in *EventListInput) (*EventListOutput, error) {
-	u, err := s.reader(ctx)
-	if err != nil {
-		return nil, s.Error(ctx, err)
-	}
+	u := workspace.ActorFromContext(ctx).UserID
 	f := workspace.CalendarEventFilter{Cursor: in.Cursor, Limit: in.Limit}
 	if !in.From.IsZero() {
 		f.From = &in.From
@@ -57,10 +48,7 @@ func (s *Server) handleEventList(ctx context.Context, in *EventListInput) (*Even
 }
 
 func (s *Server) handleEventPending(ctx context.Context, in *PageInput) (*EventListOutput, error) {
-	u, err := s.reader(ctx)
-	if err != nil {
-		return nil, s.Error(ctx, err)
-	}
+	u := workspace.ActorFromContext(ctx).UserID
 	list, next, err := s.Store.FindPendingEvents(ctx, u, in.Cursor, in.Limit)
 	if err != nil {
 		return nil, s.Error(ctx, err)
@@ -104,10 +92,7 @@ type EventIDInput struct {
 }
 
 func (s *Server) handleEventGet(ctx context.Context, in *EventIDInput) (*EventOutput, error) {
-	u, err := s.reader(ctx)
-	if err != nil {
-		return nil, s.Error(ctx, err)
-	}
+	u := workspace.ActorFromContext(ctx).UserID
 	e, err := s.Store.FindCalendarEventByID(ctx, u, in.ID)
 	if err != nil {
 		return nil, s.Error(ctx, err)

@@ -44,7 +44,7 @@ func (s *Server) handleCalendarFeed(ctx context.Context, in *FeedInput) (*FeedCa
 	var events []*workspace.CalendarEvent
 	cursor := ""
 	for len(events) < feedEvents {
-		page, next, err := s.Store.FindCalendarEvents(ctx, u, workspace.CalendarEventFilter{From: &from, Cursor: cursor, Limit: workspace.MaxPageSize})
+		page, next, err := s.Store.FindCalendarEvents(ctx, u.ID, workspace.CalendarEventFilter{From: &from, Cursor: cursor, Limit: workspace.MaxPageSize})
 		if err != nil {
 			return nil, s.Error(ctx, err)
 		}

@@ -97,9 +97,9 @@ func (db *DB) CreateCalendarEvent(ctx context.Context, e *workspace.CalendarEven
 }
 
 // FindCalendarEventByID returns a live event reader owns or attends.
-func (db *DB) FindCalendarEventByID(ctx context.Context, reader *workspace.User, id int) (*workspace.CalendarEvent, error) {
+func (db *DB) FindCalendarEventByID(ctx context.Context, readerID int, id int) (*workspace.CalendarEvent, error) {
 	e, err := scanEvent(db.pool.QueryRow(ctx, `SELECT `+eventColumns+` FROM events e
-		WHERE e.id = $1 AND e.deleted_at IS NULL AND `+visibleTo("$2"), id, reader.ID))
+		WHERE e.id = $1 AND e.deleted_at IS NULL AND `+visibleTo("$2"), id, readerID))
 	if workspace.ErrorCode(err) == workspace.ENOTFOUND {
 		return nil, errEventNotFound
 	}
@@ -107,24 +107,24 @@ func (db *DB) FindCalendarEventByID(ctx context.Context, reader *workspace.User,
 }
 
 // FindCalendarEvents returns reader's events overlapping [From, To).
-func (db *DB) FindCalendarEvents(ctx context.Context, reader *workspace.User, f workspace.CalendarEventFilter) ([]*workspace.CalendarEvent, string, error) {
-	return db.findEvents(ctx, "events", reader, f)
+func (db *DB) FindCalendarEvents(ctx context.Context, readerID int, f workspace.CalendarEventFilter) ([]*workspace.CalendarEvent, string, error) {
+	return db.findEvents(ctx, "events", readerID, f)
 }
 
 // FindPendingEvents reads the pending_events view for reader.
-func (db *DB) FindPendingEvents(ctx context.Context, reader *workspace.User, cursor string, limit int) ([]*workspace.CalendarEvent, string, error) {
-	return db.findEvents(ctx, "pending_events", reader, workspace.CalendarEventFilter{Cursor: cursor, Limit: limit})
+func (db *DB) FindPendingEvents(ctx context.Context, readerID int, cursor string, limit int) ([]*workspace.CalendarEvent, string, error) {
+	return db.findEvents(ctx, "pending_events", readerID, workspace.CalendarEventFilter{Cursor: cursor, Limit: limit})
 }
 
 // findEvents pages through a relation (the events table or the
 // pending_events view) by (start_time, id).
-func (db *DB) findEvents(ctx context.Context, relation string, reader *workspace.User, f workspace.CalendarEventFilter) ([]*workspace.CalendarEvent, string, error) {
+func (db *DB) findEvents(ctx context.Context, relation string, readerID int, f workspace.CalendarEventFilter) ([]*workspace.CalendarEvent, string, error) {
 	cs, cid, hasCursor, err := workspace.DecodeTimeCursor(f.Cursor)
 	if err != nil {
 		return nil, "", err
 	}
 	limit := workspace.PageLimit(f.Limit)
-	a := args{reader.ID}
+	a := args{readerID}
 	q := `SELECT ` + eventColumns + ` FROM ` + relation + ` e WHERE e.deleted_at IS NULL AND ` + visibleTo("$1")
 	if f.From != nil {
 		q += ` AND e.end_time > ` + a.add(f.From.UTC())

@@ -56,9 +56,9 @@ func attendeesArg(a []string) any {
 
 // visibleTo is the condition "reader owns e or is bound to it as an
 // attendee" with its arguments.
-func visibleTo(reader *workspace.User) (string, []any) {
+func visibleTo(readerID int) (string, []any) {
 	return `(e.user_id = ? OR EXISTS (SELECT 1 FROM event_attendees a WHERE a.event_id = e.id AND a.user_id = ?))`,
-		[]any{reader.ID, reader.ID}
+		[]any{readerID, readerID}
 }
 
 // bindAttendees replaces the accounts bound to an event by those its
@@ -108,8 +108,8 @@ func (db *DB) CreateCalendarEvent(ctx context.Context, e *workspace.CalendarEven
 }
 
 // FindCalendarEventByID returns a live event reader owns or attends.
-func (db *DB) FindCalendarEventByID(ctx context.Context, reader *workspace.User, id int) (*workspace.CalendarEvent, error) {
-	cond, args := visibleTo(reader)
+func (db *DB) FindCalendarEventByID(ctx context.Context, readerID int, id int) (*workspace.CalendarEvent, error) {
+	cond, args := visibleTo(readerID)
 	e, err := scanEvent(db.read.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events e
 		WHERE e.id = ? AND e.deleted_at IS NULL AND `+cond, append([]any{id}, args...)...))
 	if workspace.ErrorCode(err) == workspace.ENOTFOUND {
@@ -119,18 +119,18 @@ func (db *DB) FindCalendarEventByID(ctx context.Context, reader *workspace.User,
 }
 
 // FindCalendarEvents returns reader's events overlapping [From, To).
-func (db *DB) FindCalendarEvents(ctx context.Context, reader *workspace.User, f workspace.CalendarEventFilter) ([]*workspace.CalendarEvent, string, error) {
-	return db.findEvents(ctx, "events", reader, f)
+func (db *DB) FindCalendarEvents(ctx context.Context, readerID int, f workspace.CalendarEventFilter) ([]*workspace.CalendarEvent, string, error) {
+	return db.findEvents(ctx, "events", readerID, f)
 }
 
 // FindPendingEvents reads the pending_events view for reader.
-func (db *DB) FindPendingEvents(ctx context.Context, reader *workspace.User, cursor string, limit int) ([]*workspace.CalendarEvent, string, error) {
-	return db.findEvents(ctx, "pending_events", reader, workspace.CalendarEventFilter{Cursor: cursor, Limit: limit})
+func (db *DB) FindPendingEvents(ctx context.Context, readerID int, cursor string, limit int) ([]*workspace.CalendarEvent, string, error) {
+	return db.findEvents(ctx, "pending_events", readerID, workspace.CalendarEventFilter{Cursor: cursor, Limit: limit})
 }
 
 // findEvents pages through a relation (the events table or the
 // pending_events view) by (start_time, id).
-func (db *DB) findEvents(ctx context.Context, relation string, reader *workspace.User, f workspace.CalendarEventFilter) ([]*workspace.CalendarEvent, string, error) {
+func (db *DB) findEvents(ctx context.Context, relation string, readerID int, f workspace.CalendarEventFilter) ([]*workspace.CalendarEvent, string, error) {
 	cs, cid, hasCursor, err := workspace.DecodeTimeCursor(f.Cursor)
 	if err != nil {
 		return nil, "", err
@@ -140,7 +140,7 @@ func (db *DB) findEvents(ctx context.Context, relation string, reader *workspace
 	// attended) rather than by scanning the time range of everyone's.
 	q := `SELECT ` + eventColumns + ` FROM ` + relation + ` e WHERE e.deleted_at IS NULL AND e.id IN
 		(SELECT id FROM events WHERE user_id = ? UNION ALL SELECT event_id FROM event_attendees WHERE user_id = ?)`
-	args := []any{reader.ID, reader.ID}
+	args := []any{readerID, readerID}
 	if f.From != nil {
 		q, args = q+` AND e.end_time > ?`, append(args, fmtTime(*f.From))
 	}

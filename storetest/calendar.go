@@ -39,7 +39,7 @@ func testCalendar(t *testing.T, newStore NewStore) {
 		if err := s.CreateCalendarEvent(ctxAs(a), e); err != nil {
 			t.Fatal(err)
 		}
-		got, err := s.FindCalendarEventByID(context.Background(), a, e.ID)
+		got, err := s.FindCalendarEventByID(context.Background(), a.ID, e.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -76,11 +76,11 @@ func testCalendar(t *testing.T, newStore NewStore) {
 		d := MustCreateUser(t, s, "dave", nil)
 		e := mustEvent(t, s, a, "standup", day, time.Hour, "BOB", "Carol@example.com", "ghost@example.com", "ghostname")
 		for _, u := range []*workspace.User{a, b, c} {
-			if _, err := s.FindCalendarEventByID(context.Background(), u, e.ID); err != nil {
+			if _, err := s.FindCalendarEventByID(context.Background(), u.ID, e.ID); err != nil {
 				t.Fatalf("%s cannot read: %v", u.Username, err)
 			}
 		}
-		_, err := s.FindCalendarEventByID(context.Background(), d, e.ID)
+		_, err := s.FindCalendarEventByID(context.Background(), d.ID, e.ID)
 		wantCode(t, err, workspace.ENOTFOUND)
 		// Attendees are bound to the accounts they named when the event was
 		// written: claiming an invited address or name later grants nothing,
@@ -90,8 +90,7 @@ func testCalendar(t *testing.T, newStore NewStore) {
 		}
 		latecomer := MustCreateUser(t, s, "ghostname", nil)
 		for _, u := range []*workspace.User{d, latecomer} {
-			u, _ = s.FindUserByID(context.Background(), u.ID)
-			if _, err := s.FindCalendarEventByID(context.Background(), u, e.ID); workspace.ErrorCode(err) != workspace.ENOTFOUND {
+			if _, err := s.FindCalendarEventByID(context.Background(), u.ID, e.ID); workspace.ErrorCode(err) != workspace.ENOTFOUND {
 				t.Fatalf("%s claimed an invitation: %v", u.Username, err)
 			}
 		}
@@ -99,14 +98,14 @@ func testCalendar(t *testing.T, newStore NewStore) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.FindCalendarEventByID(context.Background(), renamed, e.ID); err != nil {
+		if _, err := s.FindCalendarEventByID(context.Background(), renamed.ID, e.ID); err != nil {
 			t.Fatalf("renamed attendee lost access: %v", err)
 		}
 		if loaded, err := s.LoadCalendarEvent(context.Background(), e.ID); err != nil || !loaded.CanRead(b.ID) || !loaded.CanRead(c.ID) ||
 			loaded.CanRead(d.ID) || loaded.CanRead(latecomer.ID) {
 			t.Fatalf("loaded attendee ids = %v, %v", loaded.AttendeeIDs, err)
 		}
-		list, _, _ := s.FindCalendarEvents(context.Background(), d, workspace.CalendarEventFilter{})
+		list, _, _ := s.FindCalendarEvents(context.Background(), d.ID, workspace.CalendarEventFilter{})
 		if len(list) != 0 {
 			t.Fatalf("dave lists %s", titles(list))
 		}
@@ -118,7 +117,7 @@ func testCalendar(t *testing.T, newStore NewStore) {
 		if err != nil || up.Title != "retro" {
 			t.Fatalf("update: %+v, %v", up, err)
 		}
-		if _, err := s.FindCalendarEventByID(context.Background(), b, e.ID); workspace.ErrorCode(err) != workspace.ENOTFOUND {
+		if _, err := s.FindCalendarEventByID(context.Background(), b.ID, e.ID); workspace.ErrorCode(err) != workspace.ENOTFOUND {
 			t.Fatal("bob still sees the event after being removed")
 		}
 		_, err = s.UpdateCalendarEvent(ctxAs(a), e.ID, workspace.CalendarEventUpdate{EndTime: ptr(day.Add(-time.Hour))})
@@ -126,7 +125,7 @@ func testCalendar(t *testing.T, newStore NewStore) {
 		if err := s.DeleteCalendarEvent(ctxAs(a), e.ID); err != nil {
 			t.Fatal(err)
 		}
-		_, err = s.FindCalendarEventByID(context.Background(), a, e.ID)
+		_, err = s.FindCalendarEventByID(context.Background(), a.ID, e.ID)
 		wantCode(t, err, workspace.ENOTFOUND)
 		wantCode(t, s.DeleteCalendarEvent(ctxAs(a), e.ID), workspace.ENOTFOUND)
 		if n := len(mustLogs(t, s, workspace.ActivityFilter{Action: ptr("event.*")})); n != 3 {
@@ -149,7 +148,7 @@ func testCalendar(t *testing.T, newStore NewStore) {
 		var got []*workspace.CalendarEvent
 		cursor := ""
 		for {
-			page, next, err := s.FindCalendarEvents(context.Background(), a, workspace.CalendarEventFilter{From: &from, To: &to, Cursor: cursor, Limit: 2})
+			page, next, err := s.FindCalendarEvents(context.Background(), a.ID, workspace.CalendarEventFilter{From: &from, To: &to, Cursor: cursor, Limit: 2})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -165,11 +164,11 @@ func testCalendar(t *testing.T, newStore NewStore) {
 		// The same instants written in another time zone select the same rows.
 		zone := time.FixedZone("CEST", 2*3600)
 		fromZ, toZ := from.In(zone), to.In(zone)
-		zoned, _, err := s.FindCalendarEvents(context.Background(), a, workspace.CalendarEventFilter{From: &fromZ, To: &toZ})
+		zoned, _, err := s.FindCalendarEvents(context.Background(), a.ID, workspace.CalendarEventFilter{From: &fromZ, To: &toZ})
 		if err != nil || titles(zoned) != "[spanning overlapStart inside inside2]" {
 			t.Fatalf("range in CEST = %s, %v", titles(zoned), err)
 		}
-		_, _, err = s.FindCalendarEvents(context.Background(), a, workspace.CalendarEventFilter{Cursor: "zzz"})
+		_, _, err = s.FindCalendarEvents(context.Background(), a.ID, workspace.CalendarEventFilter{Cursor: "zzz"})
 		wantCode(t, err, workspace.EINVALID)
 	})
 
@@ -186,11 +185,11 @@ func testCalendar(t *testing.T, newStore NewStore) {
 		if err := s.DeleteCalendarEvent(ctxAs(a), gone.ID); err != nil {
 			t.Fatal(err)
 		}
-		list, _, err := s.FindPendingEvents(context.Background(), a, "", 10)
+		list, _, err := s.FindPendingEvents(context.Background(), a.ID, "", 10)
 		if err != nil || titles(list) != "[soon later]" {
 			t.Fatalf("pending = %s, %v", titles(list), err)
 		}
-		list, _, _ = s.FindPendingEvents(context.Background(), b, "", 10)
+		list, _, _ = s.FindPendingEvents(context.Background(), b.ID, "", 10)
 		if titles(list) != "[soon]" {
 			t.Fatalf("bob's pending = %s", titles(list))
 		}
