@@ -198,10 +198,10 @@ func EventAudit(action string, e *CalendarEvent, changed []string) Audit {
 
 // PaginateEvents trims events fetched with limit+1 rows and returns the
 // cursor of the next page.
-func PaginateEvents(rows []*CalendarEvent, limit int) ([]*CalendarEvent, string, error) {
+func PaginateEvents(rows []*CalendarEvent, limit int) ([]*CalendarEvent, string) {
 	if len(rows) <= limit {
-		return rows, "", nil
+		return rows, ""
 	}
 	last := rows[limit-1]
-	return rows[:limit], EncodeTimeCursor(last.StartTime, int64(last.ID)), nil
+	return rows[:limit], EncodeTimeCursor(last.StartTime, int64(last.ID))
 }

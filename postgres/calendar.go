@@ -139,7 +139,8 @@ func (db *DB) findEvents(ctx context.Context, relation string, readerID int, f w
 	if err != nil {
 		return nil, "", err
 	}
-	return workspace.PaginateEvents(out, limit)
+	out, next := workspace.PaginateEvents(out, limit)
+	return out, next, nil
 }
 
 // UpdateCalendarEvent applies upd to one of the actor's events.

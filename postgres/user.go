@@ -79,23 +79,7 @@ func (db *DB) FindUsers(ctx context.Context, f workspace.UserFilter) ([]*workspa
 	}
 	rows, err := db.pool.Query(ctx, `SELECT `+userColumns+userFrom+`WHERE `+strings.Join(where, " AND ")+
 		` ORDER BY u.id DESC LIMIT `+a.add(limit+1), a...)
-	if err != nil {
-		return nil, "", mapErr(err)
-	}
-	defer rows.Close()
-	var out []*workspace.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", mapErr(err)
-	}
-	out, next := workspace.Paginate(out, limit, func(u *workspace.User) int64 { return int64(u.ID) })
-	return out, next, nil
+	return userPage(rows, err, limit)
 }
 
 func checkUnique(ctx context.Context, tx *Tx, id int, username string, email *string) error {
@@ -280,6 +264,12 @@ func (db *DB) FindActiveUsers(ctx context.Context, cursor string, limit int) ([]
 		q += ` WHERE u.id < ` + a.add(before)
 	}
 	rows, err := db.pool.Query(ctx, q+` ORDER BY u.id DESC LIMIT `+a.add(limit+1), a...)
+	return userPage(rows, err, limit)
+}
+
+// userPage reads users fetched with limit+1 rows into one page and the
+// cursor of the next.
+func userPage(rows pgx.Rows, err error, limit int) ([]*workspace.User, string, error) {
 	if err != nil {
 		return nil, "", mapErr(err)
 	}

@@ -78,23 +78,7 @@ func (db *DB) FindUsers(ctx context.Context, f workspace.UserFilter) ([]*workspa
 	}
 	rows, err := db.read.QueryContext(ctx, `SELECT `+userColumns+userFrom+`WHERE `+strings.Join(where, " AND ")+
 		` ORDER BY u.id DESC LIMIT ?`, append(args, limit+1)...)
-	if err != nil {
-		return nil, "", mapErr(err)
-	}
-	defer rows.Close()
-	var out []*workspace.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", mapErr(err)
-	}
-	out, next := workspace.Paginate(out, limit, func(u *workspace.User) int64 { return int64(u.ID) })
-	return out, next, nil
+	return userPage(rows, err, limit)
 }
 
 // checkUnique returns a field-level ECONFLICT if another user than id has
@@ -271,6 +255,12 @@ func (db *DB) FindActiveUsers(ctx context.Context, cursor string, limit int) ([]
 		q, args = q+` WHERE u.id < ?`, append(args, before)
 	}
 	rows, err := db.read.QueryContext(ctx, q+` ORDER BY u.id DESC LIMIT ?`, append(args, limit+1)...)
+	return userPage(rows, err, limit)
+}
+
+// userPage reads users fetched with limit+1 rows into one page and the
+// cursor of the next.
+func userPage(rows *sql.Rows, err error, limit int) ([]*workspace.User, string, error) {
 	if err != nil {
 		return nil, "", mapErr(err)
 	}
