@@ -239,6 +239,18 @@ type load struct {
 	elapsed    time.Duration
 }
 
+// add merges m, another slice of the same run, into l: samples appended,
+// counts and measured time summed.
+func (l *load) add(m load) {
+	l.lats = append(l.lats, m.lats...)
+	l.iterations += m.iterations
+	l.errors += m.errors
+	l.elapsed += m.elapsed
+	if l.firstErr == "" {
+		l.firstErr = m.firstErr
+	}
+}
+
 // runLoad runs op on n workers for warm+dur; only iterations started after
 // the warm-up are measured. With rate > 0 iterations are paced at rate per
 // second overall (open loop: latency counts from when an iteration was
@@ -392,29 +404,59 @@ func (b *bench) runAll(ctx context.Context, t *target) ([]*Result, error) {
 	c := newHTTPClient(o.concurrency + o.flood)
 	warm := min(o.duration/10, time.Second)
 
-	measure := func(t *target, name string, fn op, rate float64) (*Result, load, error) {
+	// apiLoad runs fn through the API for dur after the warm-up.
+	apiLoad := func(t *target, fn op, rate float64, dur time.Duration) (load, error) {
 		for _, u := range append(slices.Clone(t.users), t.flooder) {
 			if err := freshen(ctx, c, t.base, u); err != nil {
-				return nil, load{}, err
+				return load{}, err
 			}
 		}
-		l := runLoad(ctx, t, nil, c, o.concurrency, warm, o.duration, rate, fn)
-		if err := ctx.Err(); err != nil {
-			return nil, l, err
-		}
+		l := runLoad(ctx, t, nil, c, o.concurrency, warm, dur, rate, fn)
+		return l, ctx.Err()
+	}
+	apiResult := func(t *target, name string, l load) *Result {
 		r := newResult(name, l)
 		r.PeakRSSMB = mb(t.peakRSS())
 		b.logf("%-28s %s", name, r.summary())
-		return r, l, nil
+		return r
 	}
-	measureRaw := func(name string, fn op) (*Result, error) {
-		l := runLoad(ctx, t, raw, nil, o.concurrency, warm, o.duration, 0, fn)
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	measure := func(t *target, name string, fn op, rate float64) (*Result, load, error) {
+		l, err := apiLoad(t, fn, rate, o.duration)
+		if err != nil {
+			return nil, l, err
 		}
-		r := newResult(name, l)
-		b.logf("%-28s %s", name, r.summary())
-		return r, nil
+		return apiResult(t, name, l), l, nil
+	}
+	// measureABBA measures fn through the API against rawFn on the raw
+	// database in four half-duration slices, API, raw, raw, API, and merges
+	// each side's two slices: whatever drifts linearly over the run (a table
+	// and WAL growing under inserts, caches warming after them) weighs the
+	// same on both sides, so API ÷ raw no longer depends on which side ran
+	// first. Every slice keeps runLoad's own warm-up (unmeasured): a slice
+	// follows the other side, whose connections and caches differ, and
+	// warming each slice pays that switch the same way on both sides.
+	measureABBA := func(t *target, name string, fn, rawFn op) (*Result, load, error) {
+		half := o.duration / 2
+		var apiSide, rawSide load
+		for _, isAPI := range []bool{true, false, false, true} {
+			if isAPI {
+				l, err := apiLoad(t, fn, 0, half)
+				if err != nil {
+					return nil, load{}, err
+				}
+				apiSide.add(l)
+				continue
+			}
+			rawSide.add(runLoad(ctx, t, raw, nil, o.concurrency, warm, half, 0, rawFn))
+			if err := ctx.Err(); err != nil {
+				return nil, load{}, err
+			}
+		}
+		r := apiResult(t, name, apiSide)
+		rr := newResult(name+" (raw database)", rawSide)
+		b.logf("%-28s %s", rr.Name, rr.summary())
+		r.setRaw(rr)
+		return r, apiSide, nil
 	}
 
 	var results []*Result
@@ -433,19 +475,19 @@ func (b *bench) runAll(ctx context.Context, t *target) ([]*Result, error) {
 		{"lot", opLot, nil, false},
 		{"mix", opMix, nil, false},
 	} {
-		r, l, err := measure(t, s.name, s.fn, 0)
+		var r *Result
+		var l load
+		var err error
+		if s.raw != nil {
+			r, l, err = measureABBA(t, s.name, s.fn, s.raw)
+		} else {
+			r, l, err = measure(t, s.name, s.fn, 0)
+		}
 		if err != nil {
 			return nil, err
 		}
-		if s.read {
+		if s.read { // the API side only, both halves of it where ABBA
 			peaks[s.name] = float64(l.iterations) / l.elapsed.Seconds()
-		}
-		if s.raw != nil {
-			rr, err := measureRaw(s.name+" (raw database)", s.raw)
-			if err != nil {
-				return nil, err
-			}
-			r.setRaw(rr)
 		}
 		results = append(results, r)
 	}
