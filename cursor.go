@@ -95,3 +95,35 @@ func DecodeTimeCursor(s string) (t time.Time, id int64, ok bool, err error) {
 	}
 	return time.UnixMicro(micros).UTC(), id, true, nil
 }
+
+// EncodeConversationCursor returns the cursor that continues a conversation
+// list after the conversation id whose last message is lastMessageID (0:
+// none).
+func EncodeConversationCursor(lastMessageID int, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("v" + strconv.Itoa(lastMessageID) + "_" + id))
+}
+
+// DecodeConversationCursor parses a cursor made by EncodeConversationCursor;
+// ok is false for the empty cursor. Returns EINVALID for anything else.
+func DecodeConversationCursor(s string) (lastMessageID int, id string, ok bool, err error) {
+	if s == "" {
+		return 0, "", false, nil
+	}
+	bad := Invalid("cursor", "is not a cursor returned by this API")
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) < 4 || b[0] != 'v' {
+		return 0, "", false, bad
+	}
+	num, id, found := strings.Cut(string(b[1:]), "_")
+	if !found {
+		return 0, "", false, bad
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > MaxID {
+		return 0, "", false, bad
+	}
+	if _, err := ParseConversation(id); err != nil {
+		return 0, "", false, bad
+	}
+	return int(n), id, true, nil
+}

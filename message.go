@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -142,6 +141,16 @@ type ConversationSummary struct {
 	UserIDs     []int    `json:"user_ids,omitempty" doc:"The two users of a direct conversation."`
 	LastMessage *Message `json:"last_message"`
 	UnreadCount int      `json:"unread_count"`
+
+	// LastMessageID is the id of LastMessage as the list's order saw it (0:
+	// none): the position of the conversation in the list.
+	LastMessageID int `json:"-"`
+}
+
+// ConversationFilter pages a reader's conversation list.
+type ConversationFilter struct {
+	Cursor string // the next cursor of the previous page; empty: the first page
+	Limit  int    // PageLimit applies
 }
 
 // UnreadCounts is a user's unread messages, in total and per conversation.
@@ -178,9 +187,15 @@ type MessageStore interface {
 	// MarkConversationRead marks a whole conversation read by readerID.
 	// Returns ENOTFOUND if they may not read it.
 	MarkConversationRead(ctx context.Context, readerID int, conversationID string) error
-	// FindConversations lists the conversations readerID can read that
-	// have messages (or were opened), most recent first, with unread counts.
-	FindConversations(ctx context.Context, readerID int) ([]*ConversationSummary, error)
+	// FindConversations returns a page of the conversations readerID can
+	// read that have messages (or were opened), with unread counts: by
+	// last live message, newest first, then those without messages by id
+	// (descending, byte order). The string is the cursor of the next page,
+	// empty on the last.
+	FindConversations(ctx context.Context, readerID int, f ConversationFilter) ([]*ConversationSummary, string, error)
+	// FindConversation returns one conversation of readerID's list.
+	// ENOTFOUND if they may not read it or it was never used.
+	FindConversation(ctx context.Context, readerID int, id string) (*ConversationSummary, error)
 	// OpenDirectConversation records the direct conversation of the actor
 	// and otherID (so it is listed) and returns it. ENOTFOUND if otherID
 	// does not exist; EINVALID for oneself.
@@ -210,23 +225,6 @@ func MessageAudit(action string, m *Message) Audit {
 	return Audit{Action: action, Metadata: map[string]any{"message_id": m.ID, "conversation_id": m.ConversationID, "author_id": m.UserID}}
 }
 
-// SortConversations orders conversations by their last message, newest
-// first; conversations without messages come last, by id.
-func SortConversations(list []*ConversationSummary) {
-	last := func(c *ConversationSummary) int {
-		if c.LastMessage == nil {
-			return 0
-		}
-		return c.LastMessage.ID
-	}
-	slices.SortFunc(list, func(a, b *ConversationSummary) int {
-		if d := last(b) - last(a); d != 0 {
-			return d
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-}
-
 // AttachLastMessages sets each conversation's LastMessage from msgs (the
 // last live message of each).
 func AttachLastMessages(list []*ConversationSummary, msgs []*Message) {
@@ -237,30 +235,4 @@ func AttachLastMessages(list []*ConversationSummary, msgs []*Message) {
 	for _, c := range list {
 		c.LastMessage = byConv[c.ID]
 	}
-}
-
-// SumUnread totals the unread counts of a conversation list.
-func SumUnread(list []*ConversationSummary) *UnreadCounts {
-	u := &UnreadCounts{Conversations: map[string]int{}}
-	for _, c := range list {
-		if c.UnreadCount > 0 {
-			u.Conversations[c.ID] = c.UnreadCount
-			u.Total += c.UnreadCount
-		}
-	}
-	return u
-}
-
-// FindConversation returns one conversation of readerID's list.
-func FindConversation(ctx context.Context, s MessageStore, readerID int, id string) (*ConversationSummary, error) {
-	list, err := s.FindConversations(ctx, readerID)
-	if err != nil {
-		return nil, err
-	}
-	for _, c := range list {
-		if c.ID == id {
-			return c, nil
-		}
-	}
-	return nil, Errorf(ENOTFOUND, "Conversation not found.")
 }

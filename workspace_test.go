@@ -155,3 +155,46 @@ func FuzzDecodeTimeCursor(f *testing.F) {
 		}
 	})
 }
+
+func TestConversationCursorRoundTrip(t *testing.T) {
+	for _, c := range []struct {
+		last int
+		id   string
+	}{{0, "general"}, {42, "dm:3:17"}, {workspace.MaxID, "a_b.c-d"}} {
+		last, id, ok, err := workspace.DecodeConversationCursor(workspace.EncodeConversationCursor(c.last, c.id))
+		if err != nil || !ok || last != c.last || id != c.id {
+			t.Fatalf("round trip of (%d, %q) = (%d, %q, %v, %v)", c.last, c.id, last, id, ok, err)
+		}
+	}
+	if _, _, ok, err := workspace.DecodeConversationCursor(""); ok || err != nil {
+		t.Fatalf("empty cursor: ok %v, err %v", ok, err)
+	}
+	for _, bad := range []string{"x", "!!!", workspace.EncodeCursor(5), workspace.EncodeConversationCursor(-1, "general"),
+		workspace.EncodeConversationCursor(workspace.MaxID+1, "general"), workspace.EncodeConversationCursor(3, "Bad Name"),
+		workspace.EncodeConversationCursor(3, "dm:2:1")} {
+		if _, _, _, err := workspace.DecodeConversationCursor(bad); workspace.ErrorCode(err) != workspace.EINVALID {
+			t.Fatalf("DecodeConversationCursor(%q) error = %v, want EINVALID", bad, err)
+		}
+	}
+}
+
+// FuzzDecodeConversationCursor: never panics; what decodes names a valid
+// conversation and re-encodes to the same position.
+func FuzzDecodeConversationCursor(f *testing.F) {
+	f.Add(workspace.EncodeConversationCursor(42, "dm:1:2"))
+	f.Add("")
+	f.Add("djBfZ2VuZXJhbA")
+	f.Fuzz(func(t *testing.T, s string) {
+		last, id, ok, err := workspace.DecodeConversationCursor(s)
+		if err != nil || !ok {
+			return
+		}
+		if _, err := workspace.ParseConversation(id); err != nil || last < 0 || last > workspace.MaxID {
+			t.Fatalf("%q decoded to (%d, %q)", s, last, id)
+		}
+		l2, id2, _, err := workspace.DecodeConversationCursor(workspace.EncodeConversationCursor(last, id))
+		if err != nil || l2 != last || id2 != id {
+			t.Fatalf("%q → (%d, %q) does not round-trip", s, last, id)
+		}
+	})
+}

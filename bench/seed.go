@@ -251,6 +251,8 @@ func seedSQLite(ctx context.Context, path string, ids []int, names []string, sz 
 		{"messages", sz.messages, count(sz.messages) + `INSERT INTO messages (user_id, conversation_id, text, is_read, created_at, updated_at)
 			SELECT ` + userAt("i") + `, 'c' || (i % ?5), 'seed message number ' || i, 1, ts, ts
 			FROM (SELECT i, ` + sqliteTS("?6", "i", "seconds") + ` AS ts FROM k)`},
+		{"conversation activity", sz.convs, `UPDATE conversations SET last_message_id = COALESCE(
+			(SELECT max(m.id) FROM messages m WHERE m.conversation_id = conversations.id AND m.deleted_at IS NULL), 0)`},
 		{"channel_reads", sz.convs, `INSERT OR REPLACE INTO channel_reads (user_id, conversation_id, last_read_id, updated_at)
 			SELECT u.value, c.id, max(0, c.last - ((u.value + c.k) % 10) * ?5), ?1
 			FROM json_each(?2) u,
@@ -312,6 +314,8 @@ func seedPostgres(ctx context.Context, dsn string, ids []int, names []string, sz
 			SELECT ($2::int[])[1 + i % $3], 'c' || (i % $4), 'seed message number ' || i, true,
 			  $5::timestamp + i * interval '1 second', $5::timestamp + i * interval '1 second'
 			FROM generate_series(0, $1 - 1) i`, []any{sz.messages, ids, n, sz.convs, msgBase}},
+		{"conversation activity", sz.convs, `UPDATE conversations c SET last_message_id = COALESCE(
+			(SELECT max(m.id) FROM messages m WHERE m.conversation_id = c.id AND m.deleted_at IS NULL), 0)`, nil},
 		{"channel_reads", sz.convs, `INSERT INTO channel_reads (user_id, conversation_id, last_read_id, updated_at)
 			SELECT u, c.id, greatest(0, c.last - ((u + c.k) % 10) * $2), $3
 			FROM unnest($1::int[]) u,

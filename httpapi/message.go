@@ -7,16 +7,23 @@ import (
 	"workspace"
 )
 
-// ConversationListOutput lists the caller's conversations.
+// ConversationListInput pages the caller's conversations.
+type ConversationListInput struct {
+	Cursor string `query:"cursor" maxLength:"128" doc:"next_cursor of the previous page."`
+	Limit  int    `query:"limit" minimum:"0" maximum:"200" doc:"Page size (default 50)."`
+}
+
+// ConversationListOutput is one page of the caller's conversations.
 type ConversationListOutput struct {
 	Body struct {
 		Conversations []*workspace.ConversationSummary `json:"conversations"`
+		NextCursor    string                           `json:"next_cursor,omitempty" doc:"Present when more conversations follow."`
 	}
 }
 
-func (s *Server) handleConversationList(ctx context.Context, _ *struct{}) (*ConversationListOutput, error) {
+func (s *Server) handleConversationList(ctx context.Context, in *ConversationListInput) (*ConversationListOutput, error) {
 	a := workspace.ActorFromContext(ctx)
-	list, err := s.Store.FindConversations(ctx, a.UserID)
+	list, next, err := s.Store.FindConversations(ctx, a.UserID, workspace.ConversationFilter{Cursor: in.Cursor, Limit: in.Limit})
 	if err != nil {
 		return nil, s.Error(ctx, err)
 	}
@@ -26,7 +33,7 @@ func (s *Server) handleConversationList(ctx context.Context, _ *struct{}) (*Conv
 		}
 	}
 	out := &ConversationListOutput{}
-	out.Body.Conversations = nonNil(list)
+	out.Body.Conversations, out.Body.NextCursor = nonNil(list), next
 	return out, nil
 }
 

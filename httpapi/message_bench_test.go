@@ -29,9 +29,10 @@ func seedMessages(tb testing.TB, store workspace.Store, userID, n int) string {
 			`WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < ?)
 			 INSERT INTO messages (user_id, conversation_id, text, is_read, created_at, updated_at)
 			 SELECT ?, 'c' || (i % ?), 'seed message number ' || i, 1, '2026-01-01 00:00:00.000000', '2026-01-01 00:00:00.000000' FROM k`,
+			`UPDATE conversations SET last_message_id = (SELECT max(m.id) FROM messages m WHERE m.conversation_id = conversations.id)`,
 			`ANALYZE`, `PRAGMA wal_checkpoint(TRUNCATE)`,
 		}
-		for i, args := range [][]any{{convs}, {n, userID, convs}, nil, nil} {
+		for i, args := range [][]any{{convs}, {n, userID, convs}, nil, nil, nil} {
 			if _, err := db.SQL().ExecContext(ctx, stmts[i], args...); err != nil {
 				tb.Fatal(err)
 			}
@@ -45,7 +46,8 @@ func seedMessages(tb testing.TB, store workspace.Store, userID, n int) string {
 			SELECT $2, 'c' || (i % $3), 'seed message number ' || i, true, now(), now() FROM generate_series(1, $1) i`, n, userID, convs); err != nil {
 			tb.Fatal(err)
 		}
-		for _, q := range []string{`VACUUM ANALYZE messages`, `CHECKPOINT`} {
+		for _, q := range []string{`UPDATE conversations c SET last_message_id = (SELECT max(m.id) FROM messages m WHERE m.conversation_id = c.id)`,
+			`VACUUM ANALYZE messages`, `CHECKPOINT`} {
 			if _, err := db.Pool().Exec(ctx, q); err != nil {
 				tb.Fatal(err)
 			}

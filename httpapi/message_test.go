@@ -119,6 +119,18 @@ func TestMessages(t *testing.T) {
 		if first["id"] != "general" || first["unread_count"].(float64) != 5 || first["last_message"] == nil {
 			t.Fatalf("general for alice = %v", first)
 		}
+		// Ensure the list pages with next_cursor, and a bad cursor is a 400.
+		page1 := h.do("GET", "/api/v1/conversations?limit=1", a.Access, nil).want(t, 200).JSON()
+		next, _ := page1["next_cursor"].(string)
+		if len(page1["conversations"].([]any)) != 1 || next == "" {
+			t.Fatalf("first page of 1 = %v", page1)
+		}
+		page2 := h.do("GET", "/api/v1/conversations?limit=1&cursor="+next, a.Access, nil).want(t, 200).JSON()
+		if c := page2["conversations"].([]any); len(c) != 1 || c[0].(map[string]any)["id"] != convs[1].(map[string]any)["id"] || page2["next_cursor"] != nil {
+			t.Fatalf("second page of 1 = %v", page2)
+		}
+		h.do("GET", "/api/v1/conversations?cursor=bogus", a.Access, nil).want(t, 400)
+		h.do("GET", "/api/v1/conversations?limit=201", a.Access, nil).want(t, 400)
 		assertNoSecrets(t, h, "secret 🤫", "edited")
 	})
 }

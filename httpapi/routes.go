@@ -33,7 +33,7 @@ func (s *Server) routes() {
 	huma.Register(s.api, s.op("users-delete", "DELETE /api/v1/users/{id}", "Delete a user (admin, or yourself)", "users", signedIn, 204), s.handleUserDelete)
 	huma.Register(s.api, s.op("users-active", "GET /api/v1/users/active", "Users signed in within 7 days (active_users view)", "users", admin, 0), s.handleUserActive)
 
-	huma.Register(s.api, s.op("conversations-list", "GET /api/v1/conversations", "My conversations with last message and unread count", "messages", signedIn, 0), s.handleConversationList)
+	huma.Register(s.api, s.op("conversations-list", "GET /api/v1/conversations", "My conversations, most recent activity first, with last message and unread count", "messages", signedIn, 0), s.handleConversationList)
 	huma.Register(s.api, s.op("conversations-dm", "POST /api/v1/conversations/dm", "Open the direct conversation with a user", "messages", signedIn, 0), s.handleConversationOpenDM)
 	huma.Register(s.api, s.op("conversations-read", "POST /api/v1/conversations/{id}/read", "Mark a conversation read", "messages", signedIn, 204), s.handleConversationRead)
 	huma.Register(s.api, s.op("messages-list", "GET /api/v1/messages", "A page of a conversation", "messages", signedIn, 0), s.handleMessageList)

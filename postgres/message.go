@@ -57,16 +57,25 @@ func readable(readerID int, conversationID string) (workspace.ConversationRef, e
 	return ref, nil
 }
 
-// registerConversation records a conversation once.
-func registerConversation(ctx context.Context, tx *Tx, ref workspace.ConversationRef) error {
+// registerConversation records a conversation once, and lastMessageID (a
+// message just sent; 0: none) as its last message.
+func registerConversation(ctx context.Context, tx *Tx, ref workspace.ConversationRef, lastMessageID int) error {
 	var a, b *int
 	if ref.Kind == workspace.KindDirect {
 		a, b = &ref.A, &ref.B
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO conversations (id, kind, user_a, user_b, created_at)
-		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`, ref.ID, ref.Kind, a, b, tx.now)
+	_, err := tx.Exec(ctx, `INSERT INTO conversations (id, kind, user_a, user_b, created_at, last_message_id)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id)
+		DO UPDATE SET last_message_id = GREATEST(conversations.last_message_id, EXCLUDED.last_message_id)`,
+		ref.ID, ref.Kind, a, b, tx.now, lastMessageID)
 	return mapErr(err)
 }
+
+// refreshLastMessages recomputes the last live message of conversations
+// whose last message is gone (its author was deleted).
+const refreshLastMessages = `UPDATE conversations c SET last_message_id = COALESCE(
+	(SELECT max(m.id) FROM messages m WHERE m.conversation_id = c.id AND m.deleted_at IS NULL), 0)
+	WHERE c.last_message_id <> 0 AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = c.last_message_id)`
 
 // CreateMessage stores a message from the actor.
 func (db *DB) CreateMessage(ctx context.Context, m *workspace.Message) error {
@@ -96,9 +105,6 @@ func (db *DB) CreateMessage(ctx context.Context, m *workspace.Message) error {
 			return errConversationNotFound
 		}
 	}
-	if err := registerConversation(ctx, tx, ref); err != nil {
-		return err
-	}
 	// Message ids must become visible in id order: live delivery tails the
 	// table by id and a reconnecting client resumes from the last id it saw,
 	// so an id committed after a higher one would be skipped. Taking the
@@ -115,6 +121,9 @@ func (db *DB) CreateMessage(ctx context.Context, m *workspace.Message) error {
 	if err != nil {
 		return mapErr(err)
 	}
+	if err := registerConversation(ctx, tx, ref, m.ID); err != nil {
+		return err
+	}
 	return mapErr(tx.Commit(ctx))
 }
 
@@ -127,16 +136,18 @@ func (db *DB) createChannelMessage(ctx context.Context, m *workspace.Message) er
 	now := workspace.Truncate(db.Now())
 	b := &pgx.Batch{}
 	b.Queue(`SELECT pg_advisory_xact_lock($1)`, messageOrderLock)
-	b.Queue(`INSERT INTO conversations (id, kind, created_at) VALUES ($1, 'channel', $2) ON CONFLICT (id) DO NOTHING`,
-		m.ConversationID, now)
-	b.Queue(`INSERT INTO messages (user_id, conversation_id, text, is_read, created_at, updated_at)
-		VALUES ($1, $2, $3, TRUE, $4, $4) RETURNING id, (SELECT username FROM users WHERE id = $1)`,
+	// The message and its conversation's registration (with the message as
+	// its last) in one statement.
+	b.Queue(`WITH m AS (
+		  INSERT INTO messages (user_id, conversation_id, text, is_read, created_at, updated_at)
+		  VALUES ($1, $2, $3, TRUE, $4, $4) RETURNING id),
+		c AS (
+		  INSERT INTO conversations (id, kind, created_at, last_message_id) SELECT $2, 'channel', $4, id FROM m
+		  ON CONFLICT (id) DO UPDATE SET last_message_id = GREATEST(conversations.last_message_id, EXCLUDED.last_message_id))
+		SELECT id, (SELECT username FROM users WHERE id = $1) FROM m`,
 		m.UserID, m.ConversationID, m.Text, now)
 	br := db.pool.SendBatch(ctx, b)
 	defer br.Close()
-	if _, err := br.Exec(); err != nil {
-		return mapErr(err)
-	}
 	if _, err := br.Exec(); err != nil {
 		return mapErr(err)
 	}
@@ -271,6 +282,11 @@ func (db *DB) DeleteMessage(ctx context.Context, id int) (*workspace.Message, er
 	if _, err := tx.Exec(ctx, `UPDATE messages SET deleted_at = $1, updated_at = $1 WHERE id = $2`, tx.now, id); err != nil {
 		return nil, mapErr(err)
 	}
+	if _, err := tx.Exec(ctx, `UPDATE conversations SET last_message_id = COALESCE(
+		(SELECT max(m.id) FROM messages m WHERE m.conversation_id = $1 AND m.deleted_at IS NULL), 0)
+		WHERE id = $1 AND last_message_id = $2`, m.ConversationID, id); err != nil {
+		return nil, mapErr(err)
+	}
 	if err := insertActivity(ctx, tx, workspace.MessageAudit(workspace.ActionMessageDelete, m)); err != nil {
 		return nil, err
 	}
@@ -344,58 +360,109 @@ func (db *DB) MarkConversationRead(ctx context.Context, readerID int, conversati
 	return mapErr(tx.Commit(ctx))
 }
 
-// conversationsQuery: see the SQLite store.
-const conversationsQuery = `
-SELECT c.id, c.kind, COALESCE(c.user_a, 0), COALESCE(c.user_b, 0),
-  (SELECT max(m.id) FROM messages m WHERE m.conversation_id = c.id AND m.deleted_at IS NULL),
-  CASE WHEN c.kind = 'direct' THEN
+// unreadCount: see the SQLite store.
+const unreadCount = `CASE WHEN c.kind = 'direct' THEN
     (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND NOT m.is_read AND m.user_id <> $1 AND m.deleted_at IS NULL)
   ELSE
     (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.user_id <> $1 AND m.deleted_at IS NULL
        AND m.id > COALESCE((SELECT r.last_read_id FROM channel_reads r WHERE r.user_id = $1 AND r.conversation_id = c.id), 0))
-  END
-FROM conversations c
-WHERE c.kind = 'channel' OR c.user_a = $1 OR c.user_b = $1`
+  END`
 
-// FindConversations lists readerID's conversations, most recent first.
-func (db *DB) FindConversations(ctx context.Context, readerID int) ([]*workspace.ConversationSummary, error) {
-	rows, err := db.pool.Query(ctx, conversationsQuery, readerID)
+// conversationColumns are what findConversations reads.
+const conversationColumns = `c.id, c.kind, COALESCE(c.user_a, 0), COALESCE(c.user_b, 0), c.last_message_id, ` + unreadCount
+
+// conversationPage: see the SQLite store. Ties (conversations without
+// messages) are broken by id in byte order, COLLATE "C" as in the indexes,
+// so both engines list alike.
+const conversationPage = `WITH page AS (SELECT * FROM (
+  (SELECT id, kind, user_a, user_b, last_message_id FROM conversations
+    WHERE kind = 'channel' AND (last_message_id, id COLLATE "C") < ($2::bigint, $3::text COLLATE "C")
+    ORDER BY last_message_id DESC, id COLLATE "C" DESC LIMIT $4)
+  UNION ALL
+  (SELECT id, kind, user_a, user_b, last_message_id FROM conversations
+    WHERE user_a = $1 AND (last_message_id, id COLLATE "C") < ($2::bigint, $3::text COLLATE "C")
+    ORDER BY last_message_id DESC, id COLLATE "C" DESC LIMIT $4)
+  UNION ALL
+  (SELECT id, kind, user_a, user_b, last_message_id FROM conversations
+    WHERE user_b = $1 AND (last_message_id, id COLLATE "C") < ($2::bigint, $3::text COLLATE "C")
+    ORDER BY last_message_id DESC, id COLLATE "C" DESC LIMIT $4)
+  ) u ORDER BY last_message_id DESC, id COLLATE "C" DESC LIMIT $4)
+SELECT ` + conversationColumns + ` FROM page c ORDER BY c.last_message_id DESC, c.id COLLATE "C" DESC`
+
+// findConversations runs q, which selects conversationColumns, and
+// attaches the last messages, read in one more query.
+func (db *DB) findConversations(ctx context.Context, q string, args ...any) ([]*workspace.ConversationSummary, error) {
+	rows, err := db.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, mapErr(err)
 	}
 	var out []*workspace.ConversationSummary
-	var lastIDs []*int
+	ids := []int32{}
 	for rows.Next() {
 		var c workspace.ConversationSummary
 		var a, b int
-		var last *int
-		if err := rows.Scan(&c.ID, &c.Kind, &a, &b, &last, &c.UnreadCount); err != nil {
+		if err := rows.Scan(&c.ID, &c.Kind, &a, &b, &c.LastMessageID, &c.UnreadCount); err != nil {
 			rows.Close()
 			return nil, mapErr(err)
 		}
 		if c.Kind == workspace.KindDirect {
 			c.UserIDs = []int{a, b}
 		}
-		out, lastIDs = append(out, &c), append(lastIDs, last)
+		if c.LastMessageID != 0 {
+			ids = append(ids, int32(c.LastMessageID))
+		}
+		out = append(out, &c)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, mapErr(err)
 	}
-	// The last messages in one query, not one per conversation.
-	ids := []int32{}
-	for _, id := range lastIDs {
-		if id != nil {
-			ids = append(ids, int32(*id))
-		}
+	if len(ids) == 0 {
+		return out, nil
 	}
 	last, err := scanMessages(db.pool.Query(ctx, `SELECT `+messageColumns+messageFrom+`WHERE m.id = ANY($1)`, ids))
 	if err != nil {
 		return nil, err
 	}
 	workspace.AttachLastMessages(out, last)
-	workspace.SortConversations(out)
 	return out, nil
+}
+
+// FindConversations returns a page of readerID's conversations, most
+// recent first.
+func (db *DB) FindConversations(ctx context.Context, readerID int, f workspace.ConversationFilter) ([]*workspace.ConversationSummary, string, error) {
+	last, id, ok, err := workspace.DecodeConversationCursor(f.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	if !ok {
+		last = workspace.MaxID + 1 // above every id: from the start
+	}
+	limit := workspace.PageLimit(f.Limit)
+	out, err := db.findConversations(ctx, conversationPage, readerID, last, id, limit+1)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(out) <= limit {
+		return out, "", nil
+	}
+	out = out[:limit]
+	return out, workspace.EncodeConversationCursor(out[limit-1].LastMessageID, out[limit-1].ID), nil
+}
+
+// FindConversation returns one of readerID's conversations.
+func (db *DB) FindConversation(ctx context.Context, readerID int, id string) (*workspace.ConversationSummary, error) {
+	if _, err := readable(readerID, id); err != nil {
+		return nil, err
+	}
+	out, err := db.findConversations(ctx, `SELECT `+conversationColumns+` FROM conversations c WHERE c.id = $2`, readerID, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, errConversationNotFound
+	}
+	return out[0], nil
 }
 
 // OpenDirectConversation records and returns the actor's conversation with otherID.
@@ -416,22 +483,36 @@ func (db *DB) OpenDirectConversation(ctx context.Context, otherID int) (*workspa
 	if _, err := findUserByID(ctx, tx, otherID); err != nil {
 		return nil, err
 	}
-	if err := registerConversation(ctx, tx, ref); err != nil {
+	if err := registerConversation(ctx, tx, ref, 0); err != nil {
 		return nil, err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, mapErr(err)
 	}
-	return workspace.FindConversation(ctx, db, actor.UserID, ref.ID)
+	return db.FindConversation(ctx, actor.UserID, ref.ID)
 }
 
 // CountUnread returns readerID's unread counts.
 func (db *DB) CountUnread(ctx context.Context, readerID int) (*workspace.UnreadCounts, error) {
-	list, err := db.FindConversations(ctx, readerID)
+	rows, err := db.pool.Query(ctx, `SELECT c.id, `+unreadCount+` FROM conversations c
+		WHERE c.kind = 'channel' OR c.user_a = $1 OR c.user_b = $1`, readerID)
 	if err != nil {
-		return nil, err
+		return nil, mapErr(err)
 	}
-	return workspace.SumUnread(list), nil
+	defer rows.Close()
+	u := &workspace.UnreadCounts{Conversations: map[string]int{}}
+	for rows.Next() {
+		var id string
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, mapErr(err)
+		}
+		if n > 0 {
+			u.Conversations[id] = n
+			u.Total += n
+		}
+	}
+	return u, mapErr(rows.Err())
 }
 
 // FindRecentMessages reads the recent_messages view for readerID.

@@ -245,6 +245,11 @@ func (db *DB) DeleteUser(ctx context.Context, id int) error {
 	if _, err := tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, id); err != nil {
 		return mapErr(err)
 	}
+	// Their messages went with them: conversations whose last message was
+	// one of them get their new last message.
+	if _, err := tx.Exec(ctx, refreshLastMessages); err != nil {
+		return mapErr(err)
+	}
 	if err := insertActivity(ctx, tx, workspace.UserDeletedAudit(ctx, u)); err != nil {
 		return err
 	}

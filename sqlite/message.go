@@ -51,16 +51,24 @@ func readable(readerID int, conversationID string) (workspace.ConversationRef, e
 	return ref, nil
 }
 
-// registerConversation records a conversation once.
-func registerConversation(ctx context.Context, tx *Tx, ref workspace.ConversationRef) error {
+// registerConversation records a conversation once, and lastMessageID (a
+// message just sent; 0: none) as its last message.
+func registerConversation(ctx context.Context, tx *Tx, ref workspace.ConversationRef, lastMessageID int) error {
 	var a, b any
 	if ref.Kind == workspace.KindDirect {
 		a, b = ref.A, ref.B
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO conversations (id, kind, user_a, user_b, created_at)
-		VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`, ref.ID, ref.Kind, a, b, fmtTime(tx.now))
+	_, err := tx.ExecContext(ctx, `INSERT INTO conversations (id, kind, user_a, user_b, created_at, last_message_id)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET last_message_id = max(last_message_id, excluded.last_message_id)`,
+		ref.ID, ref.Kind, a, b, fmtTime(tx.now), lastMessageID)
 	return mapErr(err)
 }
+
+// refreshLastMessages recomputes the last live message of conversations
+// whose last message is gone (its author was deleted).
+const refreshLastMessages = `UPDATE conversations SET last_message_id = COALESCE(
+	(SELECT max(m.id) FROM messages m WHERE m.conversation_id = conversations.id AND m.deleted_at IS NULL), 0)
+	WHERE last_message_id <> 0 AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = conversations.last_message_id)`
 
 // CreateMessage stores a message from the actor.
 func (db *DB) CreateMessage(ctx context.Context, m *workspace.Message) error {
@@ -87,9 +95,6 @@ func (db *DB) CreateMessage(ctx context.Context, m *workspace.Message) error {
 			return errConversationNotFound
 		}
 	}
-	if err := registerConversation(ctx, tx, ref); err != nil {
-		return err
-	}
 	m.IsRead = ref.Kind == workspace.KindChannel // see migration 00003
 	m.CreatedAt, m.UpdatedAt, m.DeletedAt = tx.now, tx.now, nil
 	err = tx.QueryRowContext(ctx, `INSERT INTO messages (user_id, conversation_id, text, is_read, created_at, updated_at)
@@ -97,6 +102,9 @@ func (db *DB) CreateMessage(ctx context.Context, m *workspace.Message) error {
 		m.UserID, m.ConversationID, m.Text, m.IsRead, fmtTime(tx.now), fmtTime(tx.now), m.UserID).Scan(&m.ID, &m.Username)
 	if err != nil {
 		return mapErr(err)
+	}
+	if err := registerConversation(ctx, tx, ref, m.ID); err != nil {
+		return err
 	}
 	return mapErr(tx.Commit())
 }
@@ -217,6 +225,11 @@ func (db *DB) DeleteMessage(ctx context.Context, id int) (*workspace.Message, er
 	if _, err := tx.ExecContext(ctx, `UPDATE messages SET deleted_at = ?, updated_at = ? WHERE id = ?`, fmtTime(tx.now), fmtTime(tx.now), id); err != nil {
 		return nil, mapErr(err)
 	}
+	if _, err := tx.ExecContext(ctx, `UPDATE conversations SET last_message_id = COALESCE(
+		(SELECT max(m.id) FROM messages m WHERE m.conversation_id = ?1 AND m.deleted_at IS NULL), 0)
+		WHERE id = ?1 AND last_message_id = ?2`, m.ConversationID, id); err != nil {
+		return nil, mapErr(err)
+	}
 	if err := insertActivity(ctx, tx, workspace.MessageAudit(workspace.ActionMessageDelete, m)); err != nil {
 		return nil, err
 	}
@@ -291,53 +304,66 @@ func (db *DB) MarkConversationRead(ctx context.Context, readerID int, conversati
 	return mapErr(tx.Commit())
 }
 
-// conversationsQuery lists the conversations a reader may read with their
-// last live message id and the reader's unread count: direct messages by
-// their is_read flag (served by the seed's partial index), channels by the
-// reader's cursor (served by the (conversation_id, id) index).
-const conversationsQuery = `
-SELECT c.id, c.kind, COALESCE(c.user_a, 0), COALESCE(c.user_b, 0),
-  (SELECT max(m.id) FROM messages m WHERE m.conversation_id = c.id AND m.deleted_at IS NULL),
-  CASE WHEN c.kind = 'direct' THEN
+// unreadCount is the unread count of conversation c for reader ?1: direct
+// messages to them by their is_read flag (served by the seed's partial
+// index), channel messages of others after the reader's cursor (served by
+// the (conversation_id, id) index).
+const unreadCount = `CASE WHEN c.kind = 'direct' THEN
     (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND NOT m.is_read AND m.user_id <> ?1 AND m.deleted_at IS NULL)
   ELSE
     (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.user_id <> ?1 AND m.deleted_at IS NULL
        AND m.id > COALESCE((SELECT r.last_read_id FROM channel_reads r WHERE r.user_id = ?1 AND r.conversation_id = c.id), 0))
-  END
-FROM conversations c
-WHERE c.kind = 'channel' OR c.user_a = ?1 OR c.user_b = ?1`
+  END`
 
-// FindConversations lists readerID's conversations, most recent first.
-func (db *DB) FindConversations(ctx context.Context, readerID int) ([]*workspace.ConversationSummary, error) {
-	rows, err := db.read.QueryContext(ctx, conversationsQuery, readerID)
+// conversationColumns are what findConversations reads.
+const conversationColumns = `c.id, c.kind, COALESCE(c.user_a, 0), COALESCE(c.user_b, 0), c.last_message_id, ` + unreadCount
+
+// conversationPage is a page of reader ?1's conversations after the
+// position (?2, ?3), ?4 rows: the channels and the direct conversations on
+// either side are each an index range scan in activity order
+// (idx_conversations_*_activity), merged.
+const conversationPage = `WITH page AS (
+  SELECT * FROM (SELECT id, kind, user_a, user_b, last_message_id FROM conversations
+    WHERE kind = 'channel' AND (last_message_id, id) < (?2, ?3) ORDER BY last_message_id DESC, id DESC LIMIT ?4)
+  UNION ALL
+  SELECT * FROM (SELECT id, kind, user_a, user_b, last_message_id FROM conversations
+    WHERE user_a = ?1 AND (last_message_id, id) < (?2, ?3) ORDER BY last_message_id DESC, id DESC LIMIT ?4)
+  UNION ALL
+  SELECT * FROM (SELECT id, kind, user_a, user_b, last_message_id FROM conversations
+    WHERE user_b = ?1 AND (last_message_id, id) < (?2, ?3) ORDER BY last_message_id DESC, id DESC LIMIT ?4)
+  ORDER BY last_message_id DESC, id DESC LIMIT ?4)
+SELECT ` + conversationColumns + ` FROM page c ORDER BY c.last_message_id DESC, c.id DESC`
+
+// findConversations runs q, which selects conversationColumns, and
+// attaches the last messages, read in one more query.
+func (db *DB) findConversations(ctx context.Context, q string, args ...any) ([]*workspace.ConversationSummary, error) {
+	rows, err := db.read.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, mapErr(err)
 	}
 	var out []*workspace.ConversationSummary
-	var lastIDs []sql.NullInt64
+	var ids []int
 	for rows.Next() {
 		var c workspace.ConversationSummary
 		var a, b int
-		var last sql.NullInt64
-		if err := rows.Scan(&c.ID, &c.Kind, &a, &b, &last, &c.UnreadCount); err != nil {
+		if err := rows.Scan(&c.ID, &c.Kind, &a, &b, &c.LastMessageID, &c.UnreadCount); err != nil {
 			rows.Close()
 			return nil, mapErr(err)
 		}
 		if c.Kind == workspace.KindDirect {
 			c.UserIDs = []int{a, b}
 		}
-		out, lastIDs = append(out, &c), append(lastIDs, last)
+		if c.LastMessageID != 0 {
+			ids = append(ids, c.LastMessageID)
+		}
+		out = append(out, &c)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, mapErr(err)
 	}
-	// The last messages in one query, not one per conversation.
-	var ids []int
-	for _, id := range lastIDs {
-		if id.Valid {
-			ids = append(ids, int(id.Int64))
-		}
+	if len(ids) == 0 {
+		return out, nil
 	}
 	idsJSON, _ := json.Marshal(ids)
 	last, err := scanMessages(db.read.QueryContext(ctx, `SELECT `+messageColumns+messageFrom+
@@ -346,8 +372,44 @@ func (db *DB) FindConversations(ctx context.Context, readerID int) ([]*workspace
 		return nil, err
 	}
 	workspace.AttachLastMessages(out, last)
-	workspace.SortConversations(out)
 	return out, nil
+}
+
+// FindConversations returns a page of readerID's conversations, most
+// recent first.
+func (db *DB) FindConversations(ctx context.Context, readerID int, f workspace.ConversationFilter) ([]*workspace.ConversationSummary, string, error) {
+	last, id, ok, err := workspace.DecodeConversationCursor(f.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	if !ok {
+		last = workspace.MaxID + 1 // above every id: from the start
+	}
+	limit := workspace.PageLimit(f.Limit)
+	out, err := db.findConversations(ctx, conversationPage, readerID, last, id, limit+1)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(out) <= limit {
+		return out, "", nil
+	}
+	out = out[:limit]
+	return out, workspace.EncodeConversationCursor(out[limit-1].LastMessageID, out[limit-1].ID), nil
+}
+
+// FindConversation returns one of readerID's conversations.
+func (db *DB) FindConversation(ctx context.Context, readerID int, id string) (*workspace.ConversationSummary, error) {
+	if _, err := readable(readerID, id); err != nil {
+		return nil, err
+	}
+	out, err := db.findConversations(ctx, `SELECT `+conversationColumns+` FROM conversations c WHERE c.id = ?2`, readerID, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, errConversationNotFound
+	}
+	return out[0], nil
 }
 
 // OpenDirectConversation records and returns the actor's conversation with otherID.
@@ -368,22 +430,36 @@ func (db *DB) OpenDirectConversation(ctx context.Context, otherID int) (*workspa
 	if _, err := findUserByID(ctx, tx, otherID); err != nil {
 		return nil, err
 	}
-	if err := registerConversation(ctx, tx, ref); err != nil {
+	if err := registerConversation(ctx, tx, ref, 0); err != nil {
 		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, mapErr(err)
 	}
-	return workspace.FindConversation(ctx, db, actor.UserID, ref.ID)
+	return db.FindConversation(ctx, actor.UserID, ref.ID)
 }
 
 // CountUnread returns readerID's unread counts.
 func (db *DB) CountUnread(ctx context.Context, readerID int) (*workspace.UnreadCounts, error) {
-	list, err := db.FindConversations(ctx, readerID)
+	rows, err := db.read.QueryContext(ctx, `SELECT c.id, `+unreadCount+` FROM conversations c
+		WHERE c.kind = 'channel' OR c.user_a = ?1 OR c.user_b = ?1`, readerID)
 	if err != nil {
-		return nil, err
+		return nil, mapErr(err)
 	}
-	return workspace.SumUnread(list), nil
+	defer rows.Close()
+	u := &workspace.UnreadCounts{Conversations: map[string]int{}}
+	for rows.Next() {
+		var id string
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, mapErr(err)
+		}
+		if n > 0 {
+			u.Conversations[id] = n
+			u.Total += n
+		}
+	}
+	return u, mapErr(rows.Err())
 }
 
 // FindRecentMessages reads the recent_messages view for readerID.

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -69,7 +70,7 @@ func testMessage(t *testing.T, newStore NewStore) {
 		_, err = s.MarkMessageRead(context.Background(), c.ID, m.ID)
 		wantCode(t, err, workspace.ENOTFOUND)
 		wantCode(t, s.MarkConversationRead(context.Background(), c.ID, dm), workspace.ENOTFOUND)
-		list, _ := s.FindConversations(context.Background(), c.ID)
+		list, _, _ := s.FindConversations(context.Background(), c.ID, workspace.ConversationFilter{})
 		for _, conv := range list {
 			if conv.ID == dm {
 				t.Fatal("carol lists alice and bob's DM")
@@ -246,15 +247,137 @@ func testMessage(t *testing.T, newStore NewStore) {
 		_, err = s.OpenDirectConversation(ctxAs(a), 99999)
 		wantCode(t, err, workspace.ENOTFOUND)
 		last := mustSend(t, s, b, "random", "two")
-		list, err := s.FindConversations(context.Background(), a.ID)
-		if err != nil || len(list) != 3 || list[0].ID != "random" || list[0].LastMessage.ID != last.ID || list[2].ID != c.ID {
-			t.Fatalf("conversations = %+v, %v", list, err)
+		list, next, err := s.FindConversations(context.Background(), a.ID, workspace.ConversationFilter{})
+		if err != nil || next != "" || len(list) != 3 || list[0].ID != "random" || list[0].LastMessage.ID != last.ID || list[2].ID != c.ID {
+			t.Fatalf("conversations = %+v, %q, %v", list, next, err)
 		}
 		recent, _, err := s.FindRecentMessages(context.Background(), b.ID, "", 1)
 		if err != nil || len(recent) != 1 || recent[0].ID != last.ID {
 			t.Fatalf("recent = %v, %v", recent, err)
 		}
 	})
+
+	// Ensure the conversation list pages by activity with a cursor, across
+	// conversations without messages (ties), and that each entry's last
+	// message and unread count are the reader's own.
+	t.Run("ConversationPages", func(t *testing.T) {
+		s := newStore(t)
+		a := MustCreateUser(t, s, "alice", nil)
+		b := MustCreateUser(t, s, "bob", nil)
+		c := MustCreateUser(t, s, "carol", nil)
+		var want []string // newest activity first
+		for i := range 7 {
+			conv := fmt.Sprintf("ch-%d", i)
+			mustSend(t, s, b, conv, "hello")
+			want = append([]string{conv}, want...)
+		}
+		dmAB := workspace.DirectConversation(a.ID, b.ID)
+		mustSend(t, s, b, dmAB, "psst")
+		mustSend(t, s, b, "ch-2", "again") // ch-2 moves to the top, after the DM
+		want = append([]string{"ch-2", dmAB}, slices.DeleteFunc(want, func(id string) bool { return id == "ch-2" })...)
+		mustSend(t, s, b, workspace.DirectConversation(b.ID, c.ID), "not alice's")
+		// Opened, never used: last, by id descending in byte order.
+		// Re-opening a used one changes nothing.
+		for _, other := range []*workspace.User{c, b} {
+			if _, err := s.OpenDirectConversation(ctxAs(a), other.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		dmAC := workspace.DirectConversation(a.ID, c.ID)
+		want = append(want, dmAC)
+
+		for _, limit := range []int{1, 2, 3, 50} {
+			var got []string
+			cursor := ""
+			for pages := 0; ; pages++ {
+				list, next, err := s.FindConversations(context.Background(), a.ID, workspace.ConversationFilter{Cursor: cursor, Limit: limit})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if pages > len(want) {
+					t.Fatalf("limit %d: no end after %d pages", limit, pages)
+				}
+				for _, conv := range list {
+					got = append(got, conv.ID)
+					switch {
+					case conv.ID == dmAC && (conv.LastMessage != nil || conv.UnreadCount != 0):
+						t.Fatalf("unused DM = %+v", conv)
+					case conv.ID == "ch-2" && (conv.LastMessage == nil || conv.LastMessage.Text != "again" || conv.UnreadCount != 2):
+						t.Fatalf("ch-2 = %+v (last %+v)", conv, conv.LastMessage)
+					case conv.ID == dmAB && (conv.UnreadCount != 1 || len(conv.UserIDs) != 2):
+						t.Fatalf("dm = %+v", conv)
+					}
+				}
+				if next == "" {
+					break
+				}
+				if len(list) != limit {
+					t.Fatalf("limit %d: a page of %d with a next cursor", limit, len(list))
+				}
+				cursor = next
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("limit %d: pages = %v, want %v", limit, got, want)
+			}
+		}
+
+		// Deleting the last message moves the conversation back; deleting
+		// its author recomputes it from what is left.
+		top, _, _ := s.FindConversations(context.Background(), a.ID, workspace.ConversationFilter{Limit: 1})
+		if _, err := s.DeleteMessage(ctxAs(b), top[0].LastMessage.ID); err != nil {
+			t.Fatal(err)
+		}
+		want = []string{dmAB, "ch-6", "ch-5", "ch-4", "ch-3", "ch-2", "ch-1", "ch-0", dmAC}
+		list, _, err := s.FindConversations(context.Background(), a.ID, workspace.ConversationFilter{})
+		if err != nil || !slices.Equal(ids(list), want) || list[5].LastMessage.Text != "hello" {
+			t.Fatalf("after deleting ch-2's last message: %v, %v; want %v", ids(list), err, want)
+		}
+		mustSend(t, s, c, "ch-0", "carol was here")
+		if list, _, _ := s.FindConversations(context.Background(), a.ID, workspace.ConversationFilter{Limit: 1}); list[0].ID != "ch-0" {
+			t.Fatalf("after carol's message: %v", ids(list))
+		}
+		if err := s.DeleteUser(ctxAs(a), c.ID); err != nil {
+			t.Fatal(err)
+		}
+		list, _, err = s.FindConversations(context.Background(), a.ID, workspace.ConversationFilter{Limit: 50})
+		if err != nil || list[0].ID != dmAB || slices.Contains(ids(list), dmAC) {
+			t.Fatalf("after deleting carol: %v, %v", ids(list), err)
+		}
+		for _, conv := range list {
+			if conv.ID == "ch-0" && (conv.LastMessage == nil || conv.LastMessage.Text != "hello") {
+				t.Fatalf("ch-0 after deleting carol = %+v", conv.LastMessage)
+			}
+		}
+
+		// One conversation: the reader's view, or not found.
+		one, err := s.FindConversation(context.Background(), a.ID, dmAB)
+		if err != nil || one.UnreadCount != 1 || one.LastMessage == nil || one.LastMessage.Text != "psst" {
+			t.Fatalf("FindConversation = %+v, %v", one, err)
+		}
+		_, err = s.FindConversation(context.Background(), a.ID, workspace.DirectConversation(b.ID, 999))
+		wantCode(t, err, workspace.ENOTFOUND)
+		_, err = s.FindConversation(context.Background(), a.ID, "never-used")
+		wantCode(t, err, workspace.ENOTFOUND)
+
+		_, _, err = s.FindConversations(context.Background(), a.ID, workspace.ConversationFilter{Cursor: "bogus"})
+		wantCode(t, err, workspace.EINVALID)
+		// The unread total agrees with the list.
+		total := 0
+		for _, conv := range list {
+			total += conv.UnreadCount
+		}
+		if u := unread(t, s, a); u.Total != total {
+			t.Fatalf("unread total %d, list sums to %d", u.Total, total)
+		}
+	})
+}
+
+func ids(list []*workspace.ConversationSummary) []string {
+	var out []string
+	for _, c := range list {
+		out = append(out, c.ID)
+	}
+	return out
 }
 
 func containsAny(s string, subs ...string) bool {

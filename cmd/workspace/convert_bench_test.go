@@ -46,6 +46,8 @@ func seedConvertSource(tb testing.TB, n int) string {
 		    strftime('%Y-%m-%d %H:%M:%f000', '2026-01-01', '+' || (i % 86400) || ' seconds'),
 		    CASE WHEN i % 10 = 0 THEN '2026-02-01 00:00:00.000000' END
 		  FROM k`, []any{n, convs}},
+		{`UPDATE conversations SET last_message_id = COALESCE(
+		  (SELECT max(m.id) FROM messages m WHERE m.conversation_id = conversations.id AND m.deleted_at IS NULL), 0)`, nil},
 		{`PRAGMA wal_checkpoint(TRUNCATE)`, nil},
 	}
 	for _, s := range stmts {
