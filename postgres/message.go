@@ -124,6 +124,11 @@ func (db *DB) CreateMessage(ctx context.Context, m *workspace.Message) error {
 	if err := registerConversation(ctx, tx, ref, m.ID); err != nil {
 		return err
 	}
+	if notify := db.messageChannel.Load(); notify != nil {
+		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, *notify, messageCreated); err != nil {
+			return mapErr(err)
+		}
+	}
 	return mapErr(tx.Commit(ctx))
 }
 
@@ -146,6 +151,10 @@ func (db *DB) createChannelMessage(ctx context.Context, m *workspace.Message) er
 		  ON CONFLICT (id) DO UPDATE SET last_message_id = GREATEST(conversations.last_message_id, EXCLUDED.last_message_id))
 		SELECT id, (SELECT username FROM users WHERE id = $1) FROM m`,
 		m.UserID, m.ConversationID, m.Text, now)
+	notify := db.messageChannel.Load()
+	if notify != nil {
+		b.Queue(`SELECT pg_notify($1, $2)`, *notify, messageCreated)
+	}
 	br := db.pool.SendBatch(ctx, b)
 	defer br.Close()
 	if _, err := br.Exec(); err != nil {
@@ -154,6 +163,11 @@ func (db *DB) createChannelMessage(ctx context.Context, m *workspace.Message) er
 	var username *string
 	if err := br.QueryRow().Scan(&m.ID, &username); err != nil {
 		return mapErr(err)
+	}
+	if notify != nil {
+		if _, err := br.Exec(); err != nil {
+			return mapErr(err)
+		}
 	}
 	if err := br.Close(); err != nil { // the implicit transaction's commit
 		return mapErr(err)

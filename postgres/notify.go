@@ -2,11 +2,14 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"workspace"
 )
 
 // Notifier carries change notifications between the instances sharing
@@ -25,8 +28,24 @@ func (db *DB) Notifier(ctx context.Context) (*Notifier, error) {
 	if err := db.pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
 		return nil, fmt.Errorf("notifier: %w", mapErr(err))
 	}
-	return &Notifier{db: db, channel: "workspace_events_" + schema}, nil
+	channel := "workspace_events_" + schema
+	db.messageChannel.Store(&channel)
+	return &Notifier{db: db, channel: channel}, nil
 }
+
+// messageCreated is the notification of a new message: listeners re-read
+// the table from the last id they delivered, so it carries no id.
+var messageCreated = func() string {
+	b, _ := json.Marshal(workspace.Change{Kind: workspace.ChangeMessageCreated})
+	return string(b)
+}()
+
+// NotifiesMessageCreated reports that, once the Notifier exists, the store
+// sends the message.created notification inside the transaction of the
+// message itself: it goes out exactly when the message commits (never for
+// a rolled-back one, never lost to a crash between commit and publish),
+// and without a round trip of its own. Publishers skip that kind.
+func (n *Notifier) NotifiesMessageCreated() bool { return true }
 
 // Notify sends payload (at most 8000 bytes) to every listener.
 func (n *Notifier) Notify(ctx context.Context, payload string) error {

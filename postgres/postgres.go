@@ -12,6 +12,7 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -43,6 +44,11 @@ type DB struct {
 	// read; nil stores metadata as given (after redaction). Set it before
 	// use.
 	Cipher *workspace.AuditCipher
+
+	// messageChannel is the NOTIFY channel of the database's Notifier,
+	// once one exists: sending a message then notifies inside its own
+	// transaction (see Notifier.NotifiesMessageCreated).
+	messageChannel atomic.Pointer[string]
 }
 
 var _ workspace.Store = (*DB)(nil)

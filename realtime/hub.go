@@ -135,6 +135,11 @@ func (h *Hub) Run(ctx context.Context, started chan<- struct{}) error {
 
 // Publish announces a committed change to every instance.
 func (h *Hub) Publish(ctx context.Context, c workspace.Change) {
+	if c.Kind == workspace.ChangeMessageCreated {
+		if n, ok := h.Notifier.(interface{ NotifiesMessageCreated() bool }); ok && n.NotifiesMessageCreated() {
+			return // the store notified in the message's transaction
+		}
+	}
 	b, _ := json.Marshal(c)
 	if err := h.Notifier.Notify(ctx, string(b)); err != nil {
 		h.Logger.Warn("publish change", slog.String("kind", c.Kind), slog.Any("err", err))
