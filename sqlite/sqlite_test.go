@@ -1,20 +1,23 @@
-package sqlite_test
+package sqlite
+
+// An internal test, so the timestamp tests below can reach parseTime.
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"workspace"
-	"workspace/sqlite"
 	"workspace/storetest"
 )
 
 // MustOpenDB opens and migrates a database file in a temporary directory.
-func MustOpenDB(tb testing.TB) *sqlite.DB {
+func MustOpenDB(tb testing.TB) *DB {
 	tb.Helper()
-	db, err := sqlite.Open(filepath.Join(tb.TempDir(), "data", "workspace.db"))
+	db, err := Open(filepath.Join(tb.TempDir(), "data", "workspace.db"))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -31,14 +34,230 @@ func TestConformance(t *testing.T) {
 
 func TestConformanceInternals(t *testing.T) {
 	storetest.RunInternals(t, func(tb testing.TB) workspace.Store { return MustOpenDB(tb) }, storetest.Internals{
-		SetNow:    func(s workspace.Store, now func() time.Time) { s.(*sqlite.DB).Now = now },
-		SetCipher: func(s workspace.Store, c *workspace.AuditCipher) { s.(*sqlite.DB).Cipher = c },
+		SetNow:    func(s workspace.Store, now func() time.Time) { s.(*DB).Now = now },
+		SetCipher: func(s workspace.Store, c *workspace.AuditCipher) { s.(*DB).Cipher = c },
 		RawMetadata: func(tb testing.TB, s workspace.Store, id int) string {
 			var meta string
-			if err := s.(*sqlite.DB).SQL().QueryRow("SELECT metadata FROM activity_logs WHERE id = ?", id).Scan(&meta); err != nil {
+			if err := s.(*DB).SQL().QueryRow("SELECT metadata FROM activity_logs WHERE id = ?", id).Scan(&meta); err != nil {
 				tb.Fatal(err)
 			}
 			return meta
 		},
+	})
+}
+
+// checkParseTime checks that parseTime (fast path first) gives exactly what
+// the general path gives: the same time, to the location, or the same error.
+func checkParseTime(t *testing.T, s string) (time.Time, error) {
+	t.Helper()
+	want, wantErr := parseTimeLayouts(s)
+	got, err := parseTime(s)
+	if fmt.Sprint(err) != fmt.Sprint(wantErr) {
+		t.Fatalf("parseTime(%q) error = %v, general path %v", s, err, wantErr)
+	}
+	if got != want { // ==, not Equal: the location must match too
+		t.Fatalf("parseTime(%q) = %v (%#v), general path %v (%#v)", s, got, got, want, want)
+	}
+	return got, err
+}
+
+func TestParseTime(t *testing.T) {
+	for _, tt := range []struct {
+		s    string
+		fast bool // parseFixedTime takes it
+		ok   bool // parseTime accepts it
+	}{
+		// The fixed layout.
+		{"2024-01-02 03:04:05.123456", true, true},
+		{"0000-01-01 00:00:00.000000", true, true},
+		{"0001-01-01 00:00:00.000000", true, true},
+		{"1970-01-01 00:00:00.000000", true, true},
+		{"1999-12-31 23:59:59.999999", true, true},
+		{"2000-01-01 00:00:00.000000", true, true},
+		{"2023-12-31 23:59:59.999999", true, true},
+		{"2024-01-01 00:00:00.000000", true, true},
+		{"2024-12-31 23:59:59.999999", true, true},
+		{"9999-12-31 23:59:59.999999", true, true},
+		{"2024-02-29 12:00:00.000001", true, true}, // leap day
+		{"2000-02-29 12:00:00.500000", true, true}, // divisible by 400
+		{"2024-04-30 00:00:00.000000", true, true},
+		{"2024-01-31 00:00:00.000000", true, true},
+
+		// Fixed width but not a valid time: the general path decides, and
+		// rejects them as before.
+		{"2024-13-01 00:00:00.000000", false, false},
+		{"2024-00-01 00:00:00.000000", false, false},
+		{"2024-02-30 00:00:00.000000", false, false},
+		{"2023-02-29 00:00:00.000000", false, false},
+		{"1900-02-29 00:00:00.000000", false, false}, // divisible by 100
+		{"2024-04-31 00:00:00.000000", false, false},
+		{"2024-01-32 00:00:00.000000", false, false},
+		{"2024-01-00 00:00:00.000000", false, false},
+		{"2024-01-01 24:00:00.000000", false, false},
+		{"2024-01-01 23:60:00.000000", false, false},
+		{"2024-01-01 23:59:60.000000", false, false},
+		{"2024-0a-01 00:00:00.000000", false, false},
+		{"abcd-01-01 00:00:00.000000", false, false},
+		{"2024-01-01 00:00:00.00000a", false, false},
+		{"2024-01-01 0x:00:00.000000", false, false},
+		{"2024-01-01 00:00:00.-12345", false, false},
+		{"2024/01/01 00:00:00.000000", false, false},
+		{"2024-01-01T00:00:00.000000", false, false},
+		{"2024-01-01 00:00:00 000000", false, false},
+		{"２4-01-01 00:00:00.000000", false, false}, // a multi-byte digit, 26 bytes
+
+		// Fixed width, not the fixed layout, yet accepted by the general
+		// path, which still does so.
+		{"2024-01-01 00:00:00,123456", false, true}, // comma before the fraction
+		{"2024-01-01 0:00:00.1234567", false, true}, // one-digit hour
+		{"2024-01-01 00:00:00.+12345", false, true}, // time.Parse reads a sign
+
+		// Other lengths: the general path, as before.
+		{"2024-01-02 03:04:05", false, true}, // SQLite's datetime()
+		{"2024-01-02 03:04:05.123", false, true},
+		{"2024-01-02 03:04:05.1234567", false, true},
+		{"2024-01-02 03:04:05.123456789", false, true},
+		{"2024-01-02T03:04:05Z", false, true},
+		{"2024-01-02T03:04:05.123456+02:00", false, true},
+		{"2024-01-02T03:04:05.123456-07:30", false, true},
+		{"2024-01-02 03:04:05.1234567890", false, true},
+		{"2024-01-02", false, false},
+		{"2024-01-02 03:04", false, false},
+		{" 2024-01-02 03:04:05.123456", false, false},
+		{"2024-01-02 03:04:05.123456 ", false, false},
+		{"2024-01-02 03:04:05.123456Z", false, false},
+		{"", false, false},
+		{"garbage", false, false},
+	} {
+		t.Run(tt.s, func(t *testing.T) {
+			got, err := checkParseTime(t, tt.s)
+			if (err == nil) != tt.ok {
+				t.Fatalf("parseTime(%q) error = %v, want ok %v", tt.s, err, tt.ok)
+			}
+			ft, fast := parseFixedTime(tt.s)
+			if fast != tt.fast {
+				t.Fatalf("parseFixedTime(%q) ok = %v, want %v", tt.s, fast, tt.fast)
+			}
+			if fast && ft != got {
+				t.Fatalf("parseFixedTime(%q) = %v, parseTime %v", tt.s, ft, got)
+			}
+			if fast && fmtTime(got) != tt.s {
+				t.Fatalf("fmtTime(parseTime(%q)) = %q", tt.s, fmtTime(got))
+			}
+		})
+	}
+}
+
+// TestParseTimeRandom compares the two paths on random fixed-width strings:
+// random digits at the digit places (so also days, hours, ... out of range)
+// and, now and then, any byte anywhere.
+func TestParseTimeRandom(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	b := []byte(timeLayout)
+	for range 200_000 {
+		for i := range b {
+			switch {
+			case r.IntN(200) == 0:
+				b[i] = byte(r.IntN(256))
+			case timeLayout[i] >= '0' && timeLayout[i] <= '9':
+				b[i] = '0' + byte(r.IntN(10))
+			default:
+				b[i] = timeLayout[i]
+			}
+		}
+		// Keep the month, day and hour tens mostly plausible so that most
+		// strings are valid.
+		if r.IntN(2) == 0 {
+			b[5], b[8], b[11] = '0'+byte(r.IntN(2)), '0'+byte(r.IntN(3)), '0'+byte(r.IntN(3))
+		}
+		checkParseTime(t, string(b))
+	}
+}
+
+// TestParseTimeMonthEnds compares the two paths around the end of every
+// month, in leap and common years.
+func TestParseTimeMonthEnds(t *testing.T) {
+	for _, year := range []int{0, 1, 1900, 2000, 2023, 2024, 2100, 9999} {
+		for month := 0; month <= 13; month++ {
+			for day := 0; day <= 32; day++ {
+				if day > 1 && day < 28 {
+					continue
+				}
+				s := fmt.Sprintf("%04d-%02d-%02d 12:00:00.000000", year, month, day)
+				_, fast := parseFixedTime(s)
+				if _, err := checkParseTime(t, s); (err == nil) != fast {
+					t.Fatalf("parseFixedTime(%q) ok = %v, but parseTime error = %v", s, fast, err)
+				}
+			}
+		}
+	}
+}
+
+// TestParseTimeRoundTrip checks that every time we write reads back.
+func TestParseTimeRoundTrip(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	lo := time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+	hi := time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+	for range 100_000 {
+		want := time.UnixMicro(lo + r.Int64N(hi-lo)).UTC()
+		s := fmtTime(want)
+		if _, ok := parseFixedTime(s); !ok {
+			t.Fatalf("parseFixedTime(%q) refused", s)
+		}
+		got, err := checkParseTime(t, s)
+		if err != nil || !got.Equal(want) {
+			t.Fatalf("parseTime(%q) = %v, %v; want %v", s, got, err, want)
+		}
+	}
+}
+
+// TestTimeScanner checks the values the driver may hand a timeScanner.
+func TestTimeScanner(t *testing.T) {
+	want := time.Date(2024, 2, 29, 23, 59, 59, 999999000, time.UTC)
+	for _, v := range []any{
+		"2024-02-29 23:59:59.999999",
+		[]byte("2024-02-29 23:59:59.999999"),
+		time.Date(2024, 2, 29, 23, 59, 59, 999999999, time.UTC), // truncated to microseconds
+		time.Date(2024, 3, 1, 0, 59, 59, 999999000, time.FixedZone("", 3600)),
+	} {
+		var got time.Time
+		if err := (timeScanner{&got}).Scan(v); err != nil {
+			t.Fatalf("Scan(%#v): %v", v, err)
+		}
+		if got != want {
+			t.Fatalf("Scan(%#v) = %v, want %v", v, got, want)
+		}
+	}
+	var got time.Time
+	if err := (timeScanner{&got}).Scan(int64(1)); err == nil {
+		t.Fatal("Scan(int64) succeeded")
+	}
+	if err := (timeScanner{&got}).Scan("2024-02-30 00:00:00.000000"); err == nil {
+		t.Fatal("Scan of February 30th succeeded")
+	}
+}
+
+func BenchmarkParseTime(b *testing.B) {
+	const s = "2024-06-15 13:45:30.123456"
+	b.Run("fixed", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := parseTime(s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("layouts", func(b *testing.B) { // parseTime before its fast path
+		for b.Loop() {
+			if _, err := parseTimeLayouts(s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("datetime", func(b *testing.B) { // a value of SQLite's datetime()
+		for b.Loop() {
+			if _, err := parseTime("2024-06-15 13:45:30"); err != nil {
+				b.Fatal(err)
+			}
+		}
 	})
 }
