@@ -200,6 +200,22 @@ func (h *Hub) tailLoop(ctx context.Context) {
 func (h *Hub) tail(ctx context.Context) error {
 	h.tailMu.Lock()
 	defer h.tailMu.Unlock()
+	if !h.hasConnections() {
+		// Nobody to deliver to (the common case of an API-only
+		// deployment): move the cursor to the newest message without
+		// reading the rows. The newest id is read before looking at the
+		// connections again: one added after that look catches up from
+		// the table itself (catchUp runs after add) and so sees every id
+		// up to this one, since ids become visible in order.
+		last, err := h.Store.LatestMessageID(ctx)
+		if err != nil {
+			return err
+		}
+		if !h.hasConnections() {
+			h.cursor = max(h.cursor, last)
+			return nil
+		}
+	}
 	for {
 		msgs, err := h.Store.FindMessagesSince(ctx, 0, h.cursor, 500)
 		if err != nil {
@@ -213,6 +229,12 @@ func (h *Hub) tail(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+func (h *Hub) hasConnections() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.conns) > 0
 }
 
 // connections returns a snapshot of the live connections.

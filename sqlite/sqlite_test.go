@@ -261,3 +261,67 @@ func BenchmarkParseTime(b *testing.B) {
 		}
 	})
 }
+
+// Ensure write transactions prepare what they ran once they end, reuse
+// it afterwards, and never cache a query that does not prepare.
+func TestWriteStatementCache(t *testing.T) {
+	db := MustOpenDB(t)
+	ctx := context.Background()
+	const q = `INSERT INTO conversations (id, kind, created_at) VALUES (?, 'channel', ?)`
+	run := func(id string, commit bool) {
+		t.Helper()
+		tx, err := db.begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		if _, err := tx.ExecContext(ctx, q, id, fmtTime(tx.now)); err != nil {
+			t.Fatal(err)
+		}
+		if commit {
+			if err := tx.Commit(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	run("rolled-back", false)
+	if db.wstmts.get(q) == nil {
+		t.Fatal("a query run in a rolled-back transaction was not prepared afterwards")
+	}
+	st := db.wstmts.get(q)
+	for _, id := range []string{"one", "two"} {
+		run(id, true)
+	}
+	if db.wstmts.get(q) != st {
+		t.Fatal("the cached statement was replaced")
+	}
+	var ids []string
+	rows, err := db.read.QueryContext(ctx, `SELECT id FROM conversations ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if fmt.Sprint(ids) != "[one two]" {
+		t.Fatalf("stored %v, want [one two]: the rollback must not write, the cached runs must", ids)
+	}
+
+	tx, err := db.begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const bad = `INSERT INTO no_such_table VALUES (?)`
+	if _, err := tx.ExecContext(ctx, bad, 1); err == nil {
+		t.Fatal("a bad query succeeded")
+	}
+	tx.Rollback()
+	if db.wstmts.get(bad) != nil {
+		t.Fatal("a query that does not prepare was cached")
+	}
+}
