@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
@@ -77,7 +78,9 @@ const refreshLastMessages = `UPDATE conversations c SET last_message_id = COALES
 	(SELECT max(m.id) FROM messages m WHERE m.conversation_id = c.id AND m.deleted_at IS NULL), 0)
 	WHERE c.last_message_id <> 0 AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = c.last_message_id)`
 
-// CreateMessage stores a message from the actor.
+// CreateMessage stores a message from the actor. Messages sent at the
+// same time share a transaction (group commit): one commit, one WAL flush
+// for all of them, and one turn of the message order lock.
 func (db *DB) CreateMessage(ctx context.Context, m *workspace.Message) error {
 	actor := workspace.ActorFromContext(ctx)
 	m.UserID = actor.UserID
@@ -88,69 +91,70 @@ func (db *DB) CreateMessage(ctx context.Context, m *workspace.Message) error {
 	if err != nil {
 		return err
 	}
-	if ref.Kind == workspace.KindChannel {
-		return db.createChannelMessage(ctx, m)
-	}
-	tx, err := db.begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.rollback()
-	if ref.Kind == workspace.KindDirect {
-		var n int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM users WHERE id IN ($1, $2)`, ref.A, ref.B).Scan(&n); err != nil {
-			return mapErr(err)
-		}
-		if n != 2 {
-			return errConversationNotFound
-		}
-	}
-	// Message ids must become visible in id order: live delivery tails the
-	// table by id and a reconnecting client resumes from the last id it saw,
-	// so an id committed after a higher one would be skipped. Taking the
-	// id under a transaction lock makes commit order equal id order (SQLite
-	// gets this from its single writer).
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, messageOrderLock); err != nil {
-		return mapErr(err)
-	}
-	m.IsRead = ref.Kind == workspace.KindChannel // see migration 00003
-	m.CreatedAt, m.UpdatedAt, m.DeletedAt = tx.now, tx.now, nil
-	err = tx.QueryRow(ctx, `INSERT INTO messages (user_id, conversation_id, text, is_read, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $5) RETURNING id, (SELECT username FROM users WHERE id = $1)`,
-		m.UserID, m.ConversationID, m.Text, m.IsRead, tx.now).Scan(&m.ID, &m.Username)
-	if err != nil {
-		return mapErr(err)
-	}
-	if err := registerConversation(ctx, tx, ref, m.ID); err != nil {
-		return err
-	}
-	if notify := db.messageChannel.Load(); notify != nil {
-		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, *notify, messageCreated); err != nil {
-			return mapErr(err)
-		}
-	}
-	return mapErr(tx.Commit(ctx))
+	return db.sends.Do(ctx, send{m, ref})
 }
 
-// createChannelMessage is CreateMessage for a channel, the hot path of a
-// team chat, in one round trip: a pgx batch runs in one implicit
-// transaction, so the order lock, the conversation registration and the
-// insert commit together, as in the explicit transaction of a direct
-// message (which first checks that both users exist).
-func (db *DB) createChannelMessage(ctx context.Context, m *workspace.Message) error {
+// send is a message to store, with its parsed conversation.
+type send struct {
+	m   *workspace.Message
+	ref workspace.ConversationRef
+}
+
+// createMessages stores sends in one transaction. Should that fail, each
+// is stored in a transaction of its own, so a message that cannot be
+// stored fails alone.
+func (db *DB) createMessages(ctx context.Context, sends []send) []error {
+	errs := make([]error, len(sends))
+	err := db.storeSends(ctx, sends, errs)
+	if err == nil {
+		return errs
+	}
+	if len(sends) == 1 {
+		errs[0] = err
+		return errs
+	}
+	for i := range sends {
+		if err := db.storeSends(ctx, sends[i:i+1], errs[i:i+1]); err != nil {
+			errs[i] = err
+		}
+	}
+	return errs
+}
+
+// insertMessage stores a message and registers its conversation with it
+// as the last message, in one statement. A direct message is stored only
+// if both users exist (no row otherwise).
+const insertMessage = `WITH m AS (
+	  INSERT INTO messages (user_id, conversation_id, text, is_read, created_at, updated_at)
+	  SELECT $1, $2, $3, $4, $5, $5
+	  WHERE $7::int IS NULL OR (SELECT count(*) FROM users WHERE id IN ($7, $8)) = 2
+	  RETURNING id),
+	c AS (
+	  INSERT INTO conversations (id, kind, user_a, user_b, created_at, last_message_id) SELECT $2, $6, $7, $8, $5, id FROM m
+	  ON CONFLICT (id) DO UPDATE SET last_message_id = GREATEST(conversations.last_message_id, EXCLUDED.last_message_id))
+	SELECT id, (SELECT username FROM users WHERE id = $1) FROM m`
+
+// storeSends stores sends in one round trip: a pgx batch runs in one
+// implicit transaction, so the order lock, the inserts and the
+// notification commit together. Message ids must become visible in id
+// order: live delivery tails the table by id and a reconnecting client
+// resumes from the last id it saw, so an id committed after a higher one
+// would be skipped. Taking the ids under a transaction lock makes commit
+// order equal id order (SQLite gets this from its single writer). A direct
+// message whose other user is gone gets its error in errs; an error of the
+// transaction is returned.
+func (db *DB) storeSends(ctx context.Context, sends []send, errs []error) error {
 	now := workspace.Truncate(db.Now())
 	b := &pgx.Batch{}
 	b.Queue(`SELECT pg_advisory_xact_lock($1)`, messageOrderLock)
-	// The message and its conversation's registration (with the message as
-	// its last) in one statement.
-	b.Queue(`WITH m AS (
-		  INSERT INTO messages (user_id, conversation_id, text, is_read, created_at, updated_at)
-		  VALUES ($1, $2, $3, TRUE, $4, $4) RETURNING id),
-		c AS (
-		  INSERT INTO conversations (id, kind, created_at, last_message_id) SELECT $2, 'channel', $4, id FROM m
-		  ON CONFLICT (id) DO UPDATE SET last_message_id = GREATEST(conversations.last_message_id, EXCLUDED.last_message_id))
-		SELECT id, (SELECT username FROM users WHERE id = $1) FROM m`,
-		m.UserID, m.ConversationID, m.Text, now)
+	for _, s := range sends {
+		var a, bb *int
+		if s.ref.Kind == workspace.KindDirect {
+			a, bb = &s.ref.A, &s.ref.B
+		}
+		isRead := s.ref.Kind == workspace.KindChannel // see migration 00003
+		b.Queue(insertMessage, s.m.UserID, s.m.ConversationID, s.m.Text, isRead, now, s.ref.Kind, a, bb)
+	}
 	notify := db.messageChannel.Load()
 	if notify != nil {
 		b.Queue(`SELECT pg_notify($1, $2)`, *notify, messageCreated)
@@ -160,23 +164,26 @@ func (db *DB) createChannelMessage(ctx context.Context, m *workspace.Message) er
 	if _, err := br.Exec(); err != nil {
 		return mapErr(err)
 	}
-	var username *string
-	if err := br.QueryRow().Scan(&m.ID, &username); err != nil {
-		return mapErr(err)
+	for i, s := range sends {
+		var username *string
+		switch err := br.QueryRow().Scan(&s.m.ID, &username); {
+		case errors.Is(err, pgx.ErrNoRows):
+			errs[i] = errConversationNotFound
+			continue
+		case err != nil:
+			return mapErr(err)
+		}
+		if username != nil {
+			s.m.Username = *username
+		}
+		s.m.IsRead, s.m.CreatedAt, s.m.UpdatedAt, s.m.DeletedAt = s.ref.Kind == workspace.KindChannel, now, now, nil
 	}
 	if notify != nil {
 		if _, err := br.Exec(); err != nil {
 			return mapErr(err)
 		}
 	}
-	if err := br.Close(); err != nil { // the implicit transaction's commit
-		return mapErr(err)
-	}
-	if username != nil {
-		m.Username = *username
-	}
-	m.IsRead, m.CreatedAt, m.UpdatedAt, m.DeletedAt = true, now, now, nil // see migration 00003
-	return nil
+	return mapErr(br.Close()) // the implicit transaction's commit
 }
 
 func findMessage(ctx context.Context, q querier, id int) (*workspace.Message, error) {

@@ -22,6 +22,7 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"workspace"
+	"workspace/internal/groupcommit"
 	"workspace/internal/migrate"
 )
 
@@ -49,6 +50,8 @@ type DB struct {
 	// once one exists: sending a message then notifies inside its own
 	// transaction (see Notifier.NotifiesMessageCreated).
 	messageChannel atomic.Pointer[string]
+
+	sends groupcommit.Batcher[send] // CreateMessage's group commit
 }
 
 var _ workspace.Store = (*DB)(nil)
@@ -86,6 +89,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	db := &DB{pool: pool, Now: workspace.Now}
+	db.sends.Run = db.createMessages
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: connect: %w", err)

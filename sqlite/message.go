@@ -70,7 +70,9 @@ const refreshLastMessages = `UPDATE conversations SET last_message_id = COALESCE
 	(SELECT max(m.id) FROM messages m WHERE m.conversation_id = conversations.id AND m.deleted_at IS NULL), 0)
 	WHERE last_message_id <> 0 AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = conversations.last_message_id)`
 
-// CreateMessage stores a message from the actor.
+// CreateMessage stores a message from the actor. Messages sent at the
+// same time share a transaction (group commit): one commit writes the WAL
+// once for all of them.
 func (db *DB) CreateMessage(ctx context.Context, m *workspace.Message) error {
 	actor := workspace.ActorFromContext(ctx)
 	m.UserID = actor.UserID
@@ -81,11 +83,44 @@ func (db *DB) CreateMessage(ctx context.Context, m *workspace.Message) error {
 	if err != nil {
 		return err
 	}
+	return db.sends.Do(ctx, send{m, ref})
+}
+
+// send is a message to store, with its parsed conversation.
+type send struct {
+	m   *workspace.Message
+	ref workspace.ConversationRef
+}
+
+// createMessages stores sends in one transaction. Should that fail, each
+// is stored in a transaction of its own, so a message that cannot be
+// stored (its DM partner was deleted, say) fails alone.
+func (db *DB) createMessages(ctx context.Context, sends []send) []error {
+	errs := make([]error, len(sends))
+	if len(sends) > 1 && db.storeSends(ctx, sends) == nil {
+		return errs
+	}
+	for i := range sends {
+		errs[i] = db.storeSends(ctx, sends[i:i+1])
+	}
+	return errs
+}
+
+func (db *DB) storeSends(ctx context.Context, sends []send) error {
 	tx, err := db.begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
+	for _, s := range sends {
+		if err := insertMessage(ctx, tx, s.m, s.ref); err != nil {
+			return err
+		}
+	}
+	return mapErr(tx.Commit())
+}
+
+func insertMessage(ctx context.Context, tx *Tx, m *workspace.Message, ref workspace.ConversationRef) error {
 	if ref.Kind == workspace.KindDirect {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE id IN (?, ?)`, ref.A, ref.B).Scan(&n); err != nil {
@@ -97,16 +132,13 @@ func (db *DB) CreateMessage(ctx context.Context, m *workspace.Message) error {
 	}
 	m.IsRead = ref.Kind == workspace.KindChannel // see migration 00003
 	m.CreatedAt, m.UpdatedAt, m.DeletedAt = tx.now, tx.now, nil
-	err = tx.QueryRowContext(ctx, `INSERT INTO messages (user_id, conversation_id, text, is_read, created_at, updated_at)
+	err := tx.QueryRowContext(ctx, `INSERT INTO messages (user_id, conversation_id, text, is_read, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?) RETURNING id, (SELECT username FROM users WHERE id = ?)`,
 		m.UserID, m.ConversationID, m.Text, m.IsRead, fmtTime(tx.now), fmtTime(tx.now), m.UserID).Scan(&m.ID, &m.Username)
 	if err != nil {
 		return mapErr(err)
 	}
-	if err := registerConversation(ctx, tx, ref, m.ID); err != nil {
-		return err
-	}
-	return mapErr(tx.Commit())
+	return registerConversation(ctx, tx, ref, m.ID)
 }
 
 func findMessage(ctx context.Context, q querier, id int) (*workspace.Message, error) {

@@ -25,6 +25,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"workspace"
+	"workspace/internal/groupcommit"
 	"workspace/internal/migrate"
 )
 
@@ -43,6 +44,7 @@ type DB struct {
 	write  *sql.DB     // exactly one connection
 	wstmts *writeCache // statements prepared on it
 	read   *stmtCache  // read-only pool, with cached statements
+	sends  groupcommit.Batcher[send]
 
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
@@ -96,6 +98,7 @@ func Open(path string) (*DB, error) {
 	read.SetMaxIdleConns(n)
 
 	db := &DB{path: path, write: write, wstmts: newWriteCache(write), read: newStmtCache(read), Now: workspace.Now}
+	db.sends.Run = db.createMessages
 	if err := write.Ping(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)

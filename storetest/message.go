@@ -257,6 +257,55 @@ func testMessage(t *testing.T, newStore NewStore) {
 		}
 	})
 
+	// Ensure messages sent at the same time are stored exactly once each,
+	// and one that cannot be stored fails alone (sends may share a
+	// transaction).
+	t.Run("ConcurrentSendsFailAlone", func(t *testing.T) {
+		s := newStore(t)
+		a := MustCreateUser(t, s, "alice", nil)
+		b := MustCreateUser(t, s, "bob", nil)
+		gone := MustCreateUser(t, s, "gone", nil)
+		if err := s.DeleteUser(ctxAs(a), gone.ID); err != nil {
+			t.Fatal(err)
+		}
+		convs := []string{"general", workspace.DirectConversation(a.ID, b.ID), workspace.DirectConversation(a.ID, gone.ID)}
+		const n = 60
+		ids := make([]int, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				m := &workspace.Message{ConversationID: convs[i%3], Text: fmt.Sprint("m", i)}
+				errs[i] = s.CreateMessage(ctxAs(a), m)
+				ids[i] = m.ID
+			}()
+		}
+		wg.Wait()
+		seen := map[int]bool{}
+		for i := range n {
+			if i%3 == 2 {
+				wantCode(t, errs[i], workspace.ENOTFOUND)
+				continue
+			}
+			if errs[i] != nil || ids[i] == 0 || seen[ids[i]] {
+				t.Fatalf("send %d: id %d, err %v", i, ids[i], errs[i])
+			}
+			seen[ids[i]] = true
+			got, err := s.FindMessageByID(context.Background(), b.ID, ids[i])
+			if err != nil || got.Text != fmt.Sprint("m", i) || got.ConversationID != convs[i%3] {
+				t.Fatalf("message %d read back as %+v, %v", ids[i], got, err)
+			}
+		}
+		for _, conv := range convs[:2] {
+			page, _, err := s.FindMessages(context.Background(), b.ID, workspace.MessageFilter{ConversationID: conv, Limit: 200})
+			if err != nil || len(page) != n/3 {
+				t.Fatalf("%s holds %d messages (%v), want %d", conv, len(page), err, n/3)
+			}
+		}
+	})
+
 	// Ensure the conversation list pages by activity with a cursor, across
 	// conversations without messages (ties), and that each entry's last
 	// message and unread count are the reader's own.
