@@ -26,6 +26,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -67,7 +68,11 @@ type options struct {
 	keep          bool
 	compareSizes  bool
 	halfRate      bool
+	only          map[string]bool // scenarios to run; nil: all
 }
+
+// runs reports whether the scenario name was selected with -only.
+func (o options) runs(name string) bool { return o.only == nil || o.only[name] }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
@@ -97,8 +102,18 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.keep, "keep", false, "keep the database (and temp dir) after the run")
 	fs.BoolVar(&o.compareSizes, "compare-sizes", true, "also measure the page read on a database of -small-messages messages and report the p50 ratio (not with -url)")
 	fs.BoolVar(&o.halfRate, "half-rate", true, "re-run each read scenario paced at half its measured peak rate")
+	only := fs.String("only", "", "comma-separated scenarios to run (send,page,conversations,calendar,lot,mix; the login flood runs with mix, the size comparison with page); default all")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if *only != "" {
+		o.only = map[string]bool{}
+		for _, name := range strings.Split(*only, ",") {
+			if !slices.Contains([]string{"send", "page", "conversations", "calendar", "lot", "mix"}, name) {
+				return o, fmt.Errorf("-only: unknown scenario %q", name)
+			}
+			o.only[name] = true
+		}
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())

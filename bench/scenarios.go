@@ -475,6 +475,9 @@ func (b *bench) runAll(ctx context.Context, t *target) ([]*Result, error) {
 		{"lot", opLot, nil, false},
 		{"mix", opMix, nil, false},
 	} {
+		if !o.runs(s.name) {
+			continue
+		}
 		var r *Result
 		var l load
 		var err error
@@ -492,7 +495,7 @@ func (b *bench) runAll(ctx context.Context, t *target) ([]*Result, error) {
 		results = append(results, r)
 	}
 
-	if o.flood > 0 {
+	if o.flood > 0 && o.runs("mix") {
 		stop := make(chan struct{})
 		st := runFlood(ctx, c, t, o.flood, stop)
 		r, _, err := measure(t, "mix + login flood", opMix, 0)
@@ -519,7 +522,7 @@ func (b *bench) runAll(ctx context.Context, t *target) ([]*Result, error) {
 		for _, name := range []string{"page", "conversations", "calendar"} {
 			fn := map[string]op{"page": opPage, "conversations": opConversations, "calendar": opCalendar}[name]
 			rate := peaks[name] / 2
-			if rate <= 0 {
+			if rate <= 0 || !o.runs(name) {
 				continue
 			}
 			r, _, err := measure(t, name+" @ 50% of peak", fn, rate)
@@ -535,7 +538,7 @@ func (b *bench) runAll(ctx context.Context, t *target) ([]*Result, error) {
 		}
 	}
 
-	if o.compareSizes {
+	if o.compareSizes && o.runs("page") {
 		small, err := b.setup(ctx, o.smallMessages, 10, false)
 		if err != nil {
 			return nil, fmt.Errorf("small database: %w", err)
