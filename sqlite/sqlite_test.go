@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -323,5 +324,43 @@ func TestWriteStatementCache(t *testing.T) {
 	tx.Rollback()
 	if db.wstmts.get(bad) != nil {
 		t.Fatal("a query that does not prepare was cached")
+	}
+}
+
+// Ensure a page of the conversation list is three index range scans that
+// stop at the limit, never a scan of all conversations.
+func TestConversationPagePlan(t *testing.T) {
+	db := MustOpenDB(t)
+	ctx := context.Background()
+	if _, err := db.write.ExecContext(ctx, `ANALYZE`); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.read.db.QueryContext(ctx, `EXPLAIN QUERY PLAN `+conversationPage, 1, workspace.MaxID+1, "", 51)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	text := fmt.Sprint(plan)
+	for _, idx := range []string{"idx_conversations_kind_activity", "idx_conversations_user_a_activity", "idx_conversations_user_b_activity"} {
+		if !strings.Contains(text, idx) {
+			t.Fatalf("plan does not use %s:\n%s", idx, strings.Join(plan, "\n"))
+		}
+	}
+	// Unread counts never read message rows (migration 00008).
+	if !strings.Contains(text, "COVERING INDEX idx_messages_conversation_id_id (conversation_id=? AND id>?)") {
+		t.Fatalf("unread count is not index-only:\n%s", strings.Join(plan, "\n"))
+	}
+	// SCAN c is the page's own ≤ limit+1 rows; the table is never scanned.
+	if strings.Contains(text, "SCAN conversations") {
+		t.Fatalf("plan scans conversations:\n%s", strings.Join(plan, "\n"))
 	}
 }
