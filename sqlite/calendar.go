@@ -137,18 +137,20 @@ func (db *DB) findEvents(ctx context.Context, relation string, readerID int, f w
 	}
 	limit := workspace.PageLimit(f.Limit)
 	// The reader's events are found through the two user indexes (owned,
-	// attended) rather than by scanning the time range of everyone's.
+	// attended) rather than by scanning the time range of everyone's. The
+	// parameters are expressions (? + 0, CAST(? AS TEXT)), not bare: see
+	// FindMessages (no re-prepare per binding after ANALYZE).
 	q := `SELECT ` + eventColumns + ` FROM ` + relation + ` e WHERE e.deleted_at IS NULL AND e.id IN
-		(SELECT id FROM events WHERE user_id = ? UNION ALL SELECT event_id FROM event_attendees WHERE user_id = ?)`
+		(SELECT id FROM events WHERE user_id = ? + 0 UNION ALL SELECT event_id FROM event_attendees WHERE user_id = ? + 0)`
 	args := []any{readerID, readerID}
 	if f.From != nil {
-		q, args = q+` AND e.end_time > ?`, append(args, fmtTime(*f.From))
+		q, args = q+` AND e.end_time > CAST(? AS TEXT)`, append(args, fmtTime(*f.From))
 	}
 	if f.To != nil {
-		q, args = q+` AND e.start_time < ?`, append(args, fmtTime(*f.To))
+		q, args = q+` AND e.start_time < CAST(? AS TEXT)`, append(args, fmtTime(*f.To))
 	}
 	if hasCursor {
-		q, args = q+` AND (e.start_time, e.id) > (?, ?)`, append(args, fmtTime(cs), cid)
+		q, args = q+` AND (e.start_time, e.id) > (CAST(? AS TEXT), ? + 0)`, append(args, fmtTime(cs), cid)
 	}
 	out, err := scanEvents(db.read.QueryContext(ctx, q+` ORDER BY e.start_time, e.id LIMIT ?`, append(args, limit+1)...))
 	if err != nil {
