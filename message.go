@@ -236,3 +236,26 @@ func AttachLastMessages(list []*ConversationSummary, msgs []*Message) {
 		c.LastMessage = byConv[c.ID]
 	}
 }
+
+// ConversationPageBounds decodes f: the position the page starts after (no
+// cursor: above every message id, so from the start) and the page size.
+func ConversationPageBounds(f ConversationFilter) (lastMessageID int, id string, limit int, err error) {
+	lastMessageID, id, ok, err := DecodeConversationCursor(f.Cursor)
+	if err != nil {
+		return 0, "", 0, err
+	}
+	if !ok {
+		lastMessageID = MaxID + 1
+	}
+	return lastMessageID, id, PageLimit(f.Limit), nil
+}
+
+// PaginateConversations trims rows, read with limit+1, to limit and returns
+// the cursor of the next page (empty on the last).
+func PaginateConversations(rows []*ConversationSummary, limit int) ([]*ConversationSummary, string) {
+	if len(rows) <= limit {
+		return rows, ""
+	}
+	rows = rows[:limit]
+	return rows, EncodeConversationCursor(rows[limit-1].LastMessageID, rows[limit-1].ID)
+}

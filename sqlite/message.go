@@ -420,23 +420,16 @@ func (db *DB) findConversations(ctx context.Context, q string, args ...any) ([]*
 // FindConversations returns a page of readerID's conversations, most
 // recent first.
 func (db *DB) FindConversations(ctx context.Context, readerID int, f workspace.ConversationFilter) ([]*workspace.ConversationSummary, string, error) {
-	last, id, ok, err := workspace.DecodeConversationCursor(f.Cursor)
+	last, id, limit, err := workspace.ConversationPageBounds(f)
 	if err != nil {
 		return nil, "", err
 	}
-	if !ok {
-		last = workspace.MaxID + 1 // above every id: from the start
-	}
-	limit := workspace.PageLimit(f.Limit)
 	out, err := db.findConversations(ctx, conversationPage, readerID, last, id, limit+1)
 	if err != nil {
 		return nil, "", err
 	}
-	if len(out) <= limit {
-		return out, "", nil
-	}
-	out = out[:limit]
-	return out, workspace.EncodeConversationCursor(out[limit-1].LastMessageID, out[limit-1].ID), nil
+	out, next := workspace.PaginateConversations(out, limit)
+	return out, next, nil
 }
 
 // FindConversation returns one of readerID's conversations.
