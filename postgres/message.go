@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"workspace"
 )
@@ -100,22 +101,28 @@ type send struct {
 	ref workspace.ConversationRef
 }
 
-// createMessages stores sends in one transaction. Should that fail, each
-// is stored in a transaction of its own, so a message that cannot be
-// stored fails alone.
+// createMessages stores sends in one transaction. Should the database
+// refuse it (the transaction rolled back), each is stored in a transaction
+// of its own, so a message that cannot be stored fails alone. Any other
+// failure (the connection broke, perhaps after the commit) is every
+// message's: retrying could store them twice.
 func (db *DB) createMessages(ctx context.Context, sends []send) []error {
 	errs := make([]error, len(sends))
 	err := db.storeSends(ctx, sends, errs)
 	if err == nil {
 		return errs
 	}
-	if len(sends) == 1 {
-		errs[0] = err
+	var pgErr *pgconn.PgError
+	if len(sends) == 1 || !(errors.As(err, &pgErr) || pgconn.SafeToRetry(err)) {
+		for i := range errs {
+			errs[i] = mapErr(err)
+		}
 		return errs
 	}
 	for i := range sends {
+		errs[i] = nil
 		if err := db.storeSends(ctx, sends[i:i+1], errs[i:i+1]); err != nil {
-			errs[i] = err
+			errs[i] = mapErr(err)
 		}
 	}
 	return errs
@@ -142,7 +149,7 @@ const insertMessage = `WITH m AS (
 // would be skipped. Taking the ids under a transaction lock makes commit
 // order equal id order (SQLite gets this from its single writer). A direct
 // message whose other user is gone gets its error in errs; an error of the
-// transaction is returned.
+// transaction is returned as pgx gives it.
 func (db *DB) storeSends(ctx context.Context, sends []send, errs []error) error {
 	now := workspace.Truncate(db.Now())
 	b := &pgx.Batch{}
@@ -162,7 +169,7 @@ func (db *DB) storeSends(ctx context.Context, sends []send, errs []error) error 
 	br := db.pool.SendBatch(ctx, b)
 	defer br.Close()
 	if _, err := br.Exec(); err != nil {
-		return mapErr(err)
+		return err
 	}
 	for i, s := range sends {
 		var username *string
@@ -171,7 +178,7 @@ func (db *DB) storeSends(ctx context.Context, sends []send, errs []error) error 
 			errs[i] = errConversationNotFound
 			continue
 		case err != nil:
-			return mapErr(err)
+			return err
 		}
 		if username != nil {
 			s.m.Username = *username
@@ -180,10 +187,10 @@ func (db *DB) storeSends(ctx context.Context, sends []send, errs []error) error 
 	}
 	if notify != nil {
 		if _, err := br.Exec(); err != nil {
-			return mapErr(err)
+			return err
 		}
 	}
-	return mapErr(br.Close()) // the implicit transaction's commit
+	return br.Close() // the implicit transaction's commit
 }
 
 func findMessage(ctx context.Context, q querier, id int) (*workspace.Message, error) {
@@ -289,6 +296,12 @@ func (db *DB) DeleteMessage(ctx context.Context, id int) (*workspace.Message, er
 		return nil, err
 	}
 	defer tx.rollback()
+	// The order lock: no send or other delete is in flight while the
+	// conversation's last message is recomputed, and the statements after
+	// it see every committed message.
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, messageOrderLock); err != nil {
+		return nil, mapErr(err)
+	}
 	m, actor, err := loadForChange(ctx, tx, id)
 	if err != nil {
 		return nil, err

@@ -225,6 +225,13 @@ func (db *DB) DeleteUser(ctx context.Context, id int) error {
 		return err
 	}
 	defer tx.rollback()
+	// The message order lock first (sends take it before touching the
+	// user row): no send is in flight when the conversations whose last
+	// message goes with the user are recomputed below, and that
+	// recomputation sees every committed message.
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, messageOrderLock); err != nil {
+		return mapErr(err)
+	}
 	if _, err := tx.Exec(ctx, `SELECT 1 FROM users WHERE id = $1 FOR UPDATE`, id); err != nil {
 		return mapErr(err)
 	}

@@ -306,6 +306,33 @@ func testMessage(t *testing.T, newStore NewStore) {
 		}
 	})
 
+	// Ensure deleting a conversation's two newest messages at once leaves
+	// the one before them as its last message.
+	t.Run("ConcurrentDeletesKeepLast", func(t *testing.T) {
+		s := newStore(t)
+		a := MustCreateUser(t, s, "alice", nil)
+		for round := range 10 {
+			conv := fmt.Sprintf("race-%d", round)
+			keep := mustSend(t, s, a, conv, "keep")
+			doomed := []*workspace.Message{mustSend(t, s, a, conv, "x"), mustSend(t, s, a, conv, "y")}
+			var wg sync.WaitGroup
+			for _, m := range doomed {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if _, err := s.DeleteMessage(ctxAs(a), m.ID); err != nil {
+						t.Error(err)
+					}
+				}()
+			}
+			wg.Wait()
+			c, err := s.FindConversation(context.Background(), a.ID, conv)
+			if err != nil || c.LastMessage == nil || c.LastMessage.ID != keep.ID {
+				t.Fatalf("round %d: last message %+v (%v), want %d", round, c, err, keep.ID)
+			}
+		}
+	})
+
 	// Ensure the conversation list pages by activity with a cursor, across
 	// conversations without messages (ties), and that each entry's last
 	// message and unread count are the reader's own.

@@ -9,6 +9,7 @@ package groupcommit
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -40,7 +41,8 @@ const runTimeout = 30 * time.Second
 
 // Do writes item in a transaction shared with the calls that arrive at the
 // same time and returns its outcome. A call whose context is done before
-// its transaction starts is not written and returns the context's error;
+// its transaction starts is not written and returns the context's error
+// (at once if it is still waiting in the queue);
 // once started, the transaction completes whatever the caller's context
 // says, as a transaction of its own would after the client hung up.
 func (b *Batcher[T]) Do(ctx context.Context, item T) error {
@@ -49,7 +51,20 @@ func (b *Batcher[T]) Do(ctx context.Context, item T) error {
 	b.queue = append(b.queue, r)
 	if b.running {
 		b.mu.Unlock()
-		<-r.done
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+			// Leave the queue if still in it and not handed the lead;
+			// otherwise its transaction has it, so wait for the outcome.
+			b.mu.Lock()
+			if i := slices.Index(b.queue, r); i >= 0 && !r.lead {
+				b.queue = slices.Delete(b.queue, i, i+1)
+				b.mu.Unlock()
+				return ctx.Err()
+			}
+			b.mu.Unlock()
+			<-r.done
+		}
 		if !r.lead {
 			return r.err
 		}

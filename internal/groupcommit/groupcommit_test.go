@@ -134,3 +134,45 @@ func TestPanicFailsBatch(t *testing.T) {
 		t.Fatalf("after a panic: %v", err)
 	}
 }
+
+// Ensure a queued call whose context ends returns at once, unwritten,
+// while the transaction ahead of it still runs.
+func TestCanceledLeavesQueue(t *testing.T) {
+	gate := make(chan struct{})
+	var written []int
+	b := &Batcher[int]{Run: func(ctx context.Context, items []int) []error {
+		if items[0] == 0 {
+			<-gate
+		}
+		written = append(written, items...)
+		return make([]error, len(items))
+	}}
+	first := make(chan error)
+	go func() { first <- b.Do(context.Background(), 0) }()
+	for !leading(b) {
+		runtime.Gosched()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	queuedErr := make(chan error)
+	go func() { queuedErr <- b.Do(ctx, 1) }()
+	for queued(b) != 1 {
+		runtime.Gosched()
+	}
+	cancel()
+	if err := <-queuedErr; !errors.Is(err, context.Canceled) { // returns with the transaction still held
+		t.Fatalf("canceled queued call: %v", err)
+	}
+	if n := queued(b); n != 0 {
+		t.Fatalf("%d still queued", n)
+	}
+	close(gate)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Do(context.Background(), 2); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(written) != "[0 2]" {
+		t.Fatalf("written = %v, want [0 2]", written)
+	}
+}
