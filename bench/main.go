@@ -28,8 +28,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
 func main() {
@@ -248,6 +251,24 @@ type target struct {
 	convs    int
 	messages int
 	year     int // the calendar year events are seeded in
+
+	fastOnce sync.Once
+	fast     *fasthttp.HostClient // measured requests (worker.request)
+}
+
+// fastClient returns the target's keep-alive client for measured requests.
+func (t *target) fastClient() *fasthttp.HostClient {
+	t.fastOnce.Do(func() {
+		u, _ := url.Parse(t.base)
+		t.fast = &fasthttp.HostClient{
+			Addr:                          u.Host,
+			MaxConns:                      512,
+			NoDefaultUserAgentHeader:      true,
+			DisableHeaderNamesNormalizing: true,
+			MaxIdleConnDuration:           90 * time.Second,
+		}
+	})
+	return t.fast
 }
 
 // peakRSS returns the server's VmHWM in KiB, or 0 if unknown.
