@@ -8,8 +8,10 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -296,3 +298,17 @@ func TestRetentionLoop(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// Ensure serve's GC defaults apply only where GOGC and GOMEMLIMIT are unset.
+func TestTuneGC(t *testing.T) {
+	oldPercent, oldLimit := debug.SetGCPercent(100), debug.SetMemoryLimit(math.MaxInt64)
+	t.Cleanup(func() { debug.SetGCPercent(oldPercent); debug.SetMemoryLimit(oldLimit) })
+	if p, l := tuneGC(env()); p != defaultGCPercent || l != defaultMemoryLimit {
+		t.Fatalf("defaults: GOGC %d, limit %d", p, l)
+	}
+	debug.SetGCPercent(150)
+	debug.SetMemoryLimit(1 << 30)
+	if p, l := tuneGC(env("GOGC", "150", "GOMEMLIMIT", "1GiB")); p != 150 || l != 1<<30 {
+		t.Fatalf("with the environment set: GOGC %d, limit %d; the runtime's own values must stay", p, l)
+	}
+}

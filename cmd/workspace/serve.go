@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -35,7 +36,36 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		cfg.MetricsAddr = metricsAddr
 	}
 	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	gcPercent, memLimit := tuneGC(getenv)
+	logger.Info("garbage collector", slog.Int("gogc", gcPercent), slog.Int64("memory_limit_bytes", memLimit))
 	return serve(ctx, cfg, logger, stdout)
+}
+
+// The garbage collector's defaults for serve, applied only where GOGC and
+// GOMEMLIMIT are unset (the Go runtime reads those itself). The live heap
+// of the server is small (~15 MB), so with Go's default GOGC=100 it was
+// collected several times a second under load: the load benchmark's
+// calendar scenario ran 686 req/s with GOGC=100 and 909 with 400, and the
+// p99 of the read scenarios at half their peak rate fell below 10 ms.
+// The soft memory limit keeps the heap, and so the RSS, bounded: past it
+// the collector runs as often as it must, whatever GOGC says.
+const (
+	defaultGCPercent   = 400
+	defaultMemoryLimit = 100 << 20
+)
+
+// tuneGC applies the defaults above where the environment sets nothing and
+// returns the GOGC and memory limit in effect.
+func tuneGC(getenv func(string) string) (gcPercent int, memLimit int64) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
+	gcPercent = debug.SetGCPercent(-1) // read it back …
+	debug.SetGCPercent(gcPercent)      // … and restore
+	return gcPercent, debug.SetMemoryLimit(-1)
 }
 
 // serve runs the API until ctx is canceled, then drains in-flight requests.
