@@ -78,7 +78,9 @@ type Service struct {
 
 	mu     sync.Mutex
 	cache  map[string]cachedSession
-	tokens map[string]Claims // access tokens whose signature verified, by the whole token
+	tokens map[string]Claims  // access tokens whose signature verified, by the whole token
+	checks []jwt.ParserOption // the claim checks of an access token
+	valid  *jwt.Validator     // those checks, for a remembered token
 }
 
 type cachedSession struct {
@@ -102,7 +104,7 @@ func New(store workspace.Store, cfg Config) (*Service, error) {
 	ips.MaxInFlight = 8 // a busy office behind one NAT
 	accounts := NewThrottle(5, 15*time.Minute, time.Second, time.Minute)
 	accounts.MaxInFlight = 1
-	return &Service{
+	s := &Service{
 		store:      store,
 		cfg:        cfg,
 		hash:       h,
@@ -112,7 +114,13 @@ func New(store workspace.Store, cfg Config) (*Service, error) {
 		Now:        time.Now,
 		cache:      map[string]cachedSession{},
 		tokens:     map[string]Claims{},
-	}, nil
+	}
+	s.checks = []jwt.ParserOption{jwt.WithAudience(tokenAudience), jwt.WithIssuer(tokenIssuer),
+		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(5 * time.Second),
+		jwt.WithTimeFunc(func() time.Time { return s.Now() }), // s.Now may be replaced later
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()})}
+	s.valid = jwt.NewValidator(s.checks...)
+	return s, nil
 }
 
 // HashPassword validates and hashes a new password.
@@ -278,13 +286,12 @@ func (s *Service) ParseAccessToken(token string) (*Claims, error) {
 	c, ok := s.tokens[token]
 	s.mu.Unlock()
 	if ok {
-		if s.validator().Validate(c) != nil {
+		if s.valid.Validate(c) != nil {
 			return nil, ErrInvalidToken
 		}
 		return &c, nil
 	}
-	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return s.cfg.Secret, nil },
-		append(s.claimChecks(), jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}))...)
+	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return s.cfg.Secret, nil }, s.checks...)
 	if err != nil || c.Type != typeAccess || c.SessionID == "" {
 		return nil, ErrInvalidToken
 	}
@@ -296,14 +303,6 @@ func (s *Service) ParseAccessToken(token string) (*Claims, error) {
 	s.mu.Unlock()
 	return &c, nil
 }
-
-// claimChecks are the checks of an access token's claims.
-func (s *Service) claimChecks() []jwt.ParserOption {
-	return []jwt.ParserOption{jwt.WithAudience(tokenAudience), jwt.WithIssuer(tokenIssuer),
-		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithTimeFunc(s.Now), jwt.WithLeeway(5 * time.Second)}
-}
-
-func (s *Service) validator() *jwt.Validator { return jwt.NewValidator(s.claimChecks()...) }
 
 // Authenticate returns the user and session of an access token. The
 // session is looked up in the database at most once per SessionCacheTTL, so

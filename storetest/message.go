@@ -405,19 +405,19 @@ func testMessage(t *testing.T, newStore NewStore) {
 		}
 		want = []string{dmAB, "ch-6", "ch-5", "ch-4", "ch-3", "ch-2", "ch-1", "ch-0", dmAC}
 		list, _, err := s.FindConversations(context.Background(), a.ID, workspace.ConversationFilter{})
-		if err != nil || !slices.Equal(ids(list), want) || list[5].LastMessage.Text != "hello" {
-			t.Fatalf("after deleting ch-2's last message: %v, %v; want %v", ids(list), err, want)
+		if err != nil || !slices.Equal(convIDs(list), want) || list[5].LastMessage.Text != "hello" {
+			t.Fatalf("after deleting ch-2's last message: %v, %v; want %v", convIDs(list), err, want)
 		}
 		mustSend(t, s, c, "ch-0", "carol was here")
 		if list, _, _ := s.FindConversations(context.Background(), a.ID, workspace.ConversationFilter{Limit: 1}); list[0].ID != "ch-0" {
-			t.Fatalf("after carol's message: %v", ids(list))
+			t.Fatalf("after carol's message: %v", convIDs(list))
 		}
 		if err := s.DeleteUser(ctxAs(a), c.ID); err != nil {
 			t.Fatal(err)
 		}
 		list, _, err = s.FindConversations(context.Background(), a.ID, workspace.ConversationFilter{Limit: 50})
-		if err != nil || list[0].ID != dmAB || slices.Contains(ids(list), dmAC) {
-			t.Fatalf("after deleting carol: %v, %v", ids(list), err)
+		if err != nil || list[0].ID != dmAB || slices.Contains(convIDs(list), dmAC) {
+			t.Fatalf("after deleting carol: %v, %v", convIDs(list), err)
 		}
 		for _, conv := range list {
 			if conv.ID == "ch-0" && (conv.LastMessage == nil || conv.LastMessage.Text != "hello") {
@@ -448,7 +448,7 @@ func testMessage(t *testing.T, newStore NewStore) {
 	})
 }
 
-func ids(list []*workspace.ConversationSummary) []string {
+func convIDs(list []*workspace.ConversationSummary) []string {
 	var out []string
 	for _, c := range list {
 		out = append(out, c.ID)
