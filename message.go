@@ -76,6 +76,20 @@ func (c ConversationRef) CanRead(userID int) bool {
 	return userID != 0 && (c.Kind == KindChannel || c.A == userID || c.B == userID)
 }
 
+// UnreadDelta is what message m (nil: none) counts, while it is live and
+// unread, in the unread counters of a direct conversation's two sides
+// (user A's, user B's): one, on the side it was sent to. Channel messages
+// are never unread by flag (see migration 00003), so they count nowhere.
+func (c ConversationRef) UnreadDelta(m *Message) (a, b int) {
+	if m == nil || c.Kind != KindDirect || m.IsRead {
+		return 0, 0
+	}
+	if m.UserID == c.A {
+		return 0, 1
+	}
+	return 1, 0
+}
+
 // Other returns the other user of a direct conversation.
 func (c ConversationRef) Other(userID int) int {
 	if c.A == userID {

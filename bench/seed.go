@@ -197,7 +197,8 @@ type sizes struct {
 // trip): sz.convs channels c0…c<convs-1> registered in conversations; the
 // messages spread round-robin over them and over the users, one second
 // apart up to now; a read cursor per user and channel a few messages (0–9)
-// behind the newest, as in a workspace people use; events spread over the
+// behind the newest, as in a workspace people use, with the unread counters
+// the server keeps (migration 00010) computed; events spread over the
 // current year, owned by the users and attended by two others; lots in every
 // status. Then ANALYZE and a checkpoint, as a settled deployment would be.
 // It returns the events' year.
@@ -252,13 +253,19 @@ func seedSQLite(ctx context.Context, path string, ids []int, names []string, sz 
 			SELECT ` + userAt("i") + `, 'c' || (i % ?5), 'seed message number ' || i, 1, ts, ts
 			FROM (SELECT i, ` + sqliteTS("?6", "i", "seconds") + ` AS ts FROM k)`},
 		{"conversation activity", sz.convs, `UPDATE conversations SET last_message_id = COALESCE(
-			(SELECT max(m.id) FROM messages m WHERE m.conversation_id = conversations.id AND m.deleted_at IS NULL), 0)`},
+			(SELECT max(m.id) FROM messages m WHERE m.conversation_id = conversations.id AND m.deleted_at IS NULL), 0),
+			message_count = (SELECT count(*) FROM messages m WHERE m.conversation_id = conversations.id AND m.deleted_at IS NULL)`},
 		{"channel_reads", sz.convs, `INSERT OR REPLACE INTO channel_reads (user_id, conversation_id, last_read_id, updated_at)
 			SELECT u.value, c.id, max(0, c.last - ((u.value + c.k) % 10) * ?5), ?1
 			FROM json_each(?2) u,
 			  (SELECT 'c' || kk.i AS id, kk.i AS k, (SELECT max(m.id) FROM messages m WHERE m.conversation_id = 'c' || kk.i) AS last
 			   FROM (` + count(sz.convs) + `SELECT i FROM k) kk) c
 			WHERE c.last IS NOT NULL`},
+		{"read counts", sz.convs, `UPDATE channel_reads SET
+			read_count = (SELECT message_count FROM conversations c WHERE c.id = channel_reads.conversation_id) -
+			  (SELECT count(*) FROM messages m WHERE m.conversation_id = channel_reads.conversation_id AND m.id > channel_reads.last_read_id),
+			own_after = (SELECT count(*) FROM messages m WHERE m.conversation_id = channel_reads.conversation_id
+			  AND m.id > channel_reads.last_read_id AND m.user_id = channel_reads.user_id)`},
 		{"events", sz.events, count(sz.events) + `INSERT INTO events (user_id, title, description, start_time, end_time, location, attendees, created_at, updated_at)
 			SELECT ` + userAt("i") + `, 'Seeded event ' || i, 'seeded by the load benchmark',
 			  ` + sqliteTS("?7", "(i * 7919) % 525600", "minutes") + `,
@@ -315,7 +322,8 @@ func seedPostgres(ctx context.Context, dsn string, ids []int, names []string, sz
 			  $5::timestamp + i * interval '1 second', $5::timestamp + i * interval '1 second'
 			FROM generate_series(0, $1 - 1) i`, []any{sz.messages, ids, n, sz.convs, msgBase}},
 		{"conversation activity", sz.convs, `UPDATE conversations c SET last_message_id = COALESCE(
-			(SELECT max(m.id) FROM messages m WHERE m.conversation_id = c.id AND m.deleted_at IS NULL), 0)`, nil},
+			(SELECT max(m.id) FROM messages m WHERE m.conversation_id = c.id AND m.deleted_at IS NULL), 0),
+			message_count = (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.deleted_at IS NULL)`, nil},
 		{"channel_reads", sz.convs, `INSERT INTO channel_reads (user_id, conversation_id, last_read_id, updated_at)
 			SELECT u, c.id, greatest(0, c.last - ((u + c.k) % 10) * $2), $3
 			FROM unnest($1::int[]) u,
@@ -323,6 +331,11 @@ func seedPostgres(ctx context.Context, dsn string, ids []int, names []string, sz
 			   FROM generate_series(0, $2 - 1) k) c
 			WHERE c.last IS NOT NULL
 			ON CONFLICT (user_id, conversation_id) DO UPDATE SET last_read_id = excluded.last_read_id`, []any{ids, sz.convs, now}},
+		{"read counts", sz.convs, `UPDATE channel_reads r SET
+			read_count = (SELECT message_count FROM conversations c WHERE c.id = r.conversation_id) -
+			  (SELECT count(*) FROM messages m WHERE m.conversation_id = r.conversation_id AND m.id > r.last_read_id),
+			own_after = (SELECT count(*) FROM messages m WHERE m.conversation_id = r.conversation_id
+			  AND m.id > r.last_read_id AND m.user_id = r.user_id)`, nil},
 		{"events", sz.events, `INSERT INTO events (user_id, title, description, start_time, end_time, location, attendees, created_at, updated_at)
 			SELECT ($2::int[])[1 + i % $3], 'Seeded event ' || i, 'seeded by the load benchmark',
 			  $5::timestamp + ((i * 7919) % 525600) * interval '1 minute',

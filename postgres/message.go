@@ -59,19 +59,30 @@ func readable(readerID int, conversationID string) (workspace.ConversationRef, e
 	return ref, nil
 }
 
-// registerConversation records a conversation once, and lastMessageID (a
-// message just sent; 0: none) as its last message.
-func registerConversation(ctx context.Context, tx *Tx, ref workspace.ConversationRef, lastMessageID int) error {
+// registerConversation records a conversation once (sends register
+// theirs in insertMessage).
+func registerConversation(ctx context.Context, tx *Tx, ref workspace.ConversationRef) error {
 	var a, b *int
 	if ref.Kind == workspace.KindDirect {
 		a, b = &ref.A, &ref.B
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO conversations (id, kind, user_a, user_b, created_at, last_message_id)
-		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id)
-		DO UPDATE SET last_message_id = GREATEST(conversations.last_message_id, EXCLUDED.last_message_id)`,
-		ref.ID, ref.Kind, a, b, tx.now, lastMessageID)
+	_, err := tx.Exec(ctx, `INSERT INTO conversations (id, kind, user_a, user_b, created_at) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (id) DO NOTHING`, ref.ID, ref.Kind, a, b, tx.now)
 	return mapErr(err)
 }
+
+// forgetAuthorCounts and forgetAuthorReads: see the SQLite store. They run
+// under the message order lock, so no send or delete changes the counts
+// between them.
+const (
+	forgetAuthorCounts = `UPDATE conversations c SET message_count = message_count -
+		(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.user_id = $1 AND m.deleted_at IS NULL)
+		WHERE kind = 'channel' AND id IN (SELECT conversation_id FROM messages WHERE user_id = $1 AND deleted_at IS NULL)`
+	forgetAuthorReads = `UPDATE channel_reads r SET read_count = read_count -
+		(SELECT count(*) FROM messages m WHERE m.conversation_id = r.conversation_id AND m.user_id = $1
+		   AND m.deleted_at IS NULL AND m.id <= r.last_read_id)
+		WHERE user_id <> $1 AND conversation_id IN (SELECT conversation_id FROM messages WHERE user_id = $1 AND deleted_at IS NULL)`
+)
 
 // refreshLastMessages recomputes the last live message of conversations
 // whose last message is gone (its author was deleted).
@@ -129,16 +140,26 @@ func (db *DB) createMessages(ctx context.Context, sends []send) []error {
 }
 
 // insertMessage stores a message and registers its conversation with it
-// as the last message, in one statement. A direct message is stored only
-// if both users exist (no row otherwise).
+// as the last message, counted (migration 00010: $9 and $10 are the
+// message's unread deltas, a channel sender's own_after counts it), in
+// one statement. A direct message is stored only if both users exist (no
+// row otherwise).
 const insertMessage = `WITH m AS (
 	  INSERT INTO messages (user_id, conversation_id, text, is_read, created_at, updated_at)
 	  SELECT $1, $2, $3, $4, $5, $5
 	  WHERE $7::int IS NULL OR (SELECT count(*) FROM users WHERE id IN ($7, $8)) = 2
 	  RETURNING id),
 	c AS (
-	  INSERT INTO conversations (id, kind, user_a, user_b, created_at, last_message_id) SELECT $2, $6, $7, $8, $5, id FROM m
-	  ON CONFLICT (id) DO UPDATE SET last_message_id = GREATEST(conversations.last_message_id, EXCLUDED.last_message_id))
+	  INSERT INTO conversations (id, kind, user_a, user_b, created_at, last_message_id, message_count, unread_a, unread_b)
+	  SELECT $2, $6, $7, $8, $5, id, 1, $9, $10 FROM m
+	  ON CONFLICT (id) DO UPDATE SET last_message_id = GREATEST(conversations.last_message_id, EXCLUDED.last_message_id),
+	    message_count = conversations.message_count + 1,
+	    unread_a = conversations.unread_a + EXCLUDED.unread_a, unread_b = conversations.unread_b + EXCLUDED.unread_b
+	  RETURNING id),
+	r AS (
+	  INSERT INTO channel_reads (user_id, conversation_id, last_read_id, updated_at, read_count, own_after)
+	  SELECT $1, id, 0, $5, 0, 1 FROM c WHERE $6 = 'channel'
+	  ON CONFLICT (user_id, conversation_id) DO UPDATE SET own_after = channel_reads.own_after + 1)
 	SELECT id, (SELECT username FROM users WHERE id = $1) FROM m`
 
 // storeSends stores sends in one round trip: a pgx batch runs in one
@@ -159,8 +180,9 @@ func (db *DB) storeSends(ctx context.Context, sends []send, errs []error) error 
 		if s.ref.Kind == workspace.KindDirect {
 			a, bb = &s.ref.A, &s.ref.B
 		}
-		isRead := s.ref.Kind == workspace.KindChannel // see migration 00003
-		b.Queue(insertMessage, s.m.UserID, s.m.ConversationID, s.m.Text, isRead, now, s.ref.Kind, a, bb)
+		s.m.IsRead = s.ref.Kind == workspace.KindChannel // see migration 00003
+		unreadA, unreadB := s.ref.UnreadDelta(s.m)
+		b.Queue(insertMessage, s.m.UserID, s.m.ConversationID, s.m.Text, s.m.IsRead, now, s.ref.Kind, a, bb, unreadA, unreadB)
 	}
 	notify := db.messageChannel.Load()
 	if notify != nil {
@@ -316,10 +338,25 @@ func (db *DB) DeleteMessage(ctx context.Context, id int) (*workspace.Message, er
 	if _, err := tx.Exec(ctx, `UPDATE messages SET deleted_at = $1, updated_at = $1 WHERE id = $2`, tx.now, id); err != nil {
 		return nil, mapErr(err)
 	}
-	if _, err := tx.Exec(ctx, `UPDATE conversations SET last_message_id = COALESCE(
-		(SELECT max(m.id) FROM messages m WHERE m.conversation_id = $1 AND m.deleted_at IS NULL), 0)
-		WHERE id = $1 AND last_message_id = $2`, m.ConversationID, id); err != nil {
+	ref, err := workspace.ParseConversation(m.ConversationID)
+	if err != nil {
+		return nil, err
+	}
+	// m was read under its row lock (loadForChange), so is_read is the
+	// one a concurrent read will see: the unread counter drops once.
+	unreadA, unreadB := ref.UnreadDelta(m)
+	if _, err := tx.Exec(ctx, `UPDATE conversations SET last_message_id = CASE WHEN last_message_id = $2 THEN COALESCE(
+		(SELECT max(m.id) FROM messages m WHERE m.conversation_id = $1 AND m.deleted_at IS NULL), 0) ELSE last_message_id END,
+		message_count = message_count - 1, unread_a = unread_a - $3, unread_b = unread_b - $4
+		WHERE id = $1`, m.ConversationID, id, unreadA, unreadB); err != nil {
 		return nil, mapErr(err)
+	}
+	if ref.Kind == workspace.KindChannel {
+		if _, err := tx.Exec(ctx, `UPDATE channel_reads SET read_count = read_count - (last_read_id >= $2)::int,
+			own_after = own_after - (user_id = $3 AND last_read_id < $2)::int
+			WHERE conversation_id = $1 AND (last_read_id >= $2 OR user_id = $3)`, m.ConversationID, id, m.UserID); err != nil {
+			return nil, mapErr(err)
+		}
 	}
 	if err := insertActivity(ctx, tx, workspace.MessageAudit(workspace.ActionMessageDelete, m)); err != nil {
 		return nil, err
@@ -327,12 +364,36 @@ func (db *DB) DeleteMessage(ctx context.Context, id int) (*workspace.Message, er
 	return m, mapErr(tx.Commit(ctx))
 }
 
-// advanceCursor moves readerID's read cursor of a channel forward to id.
+// lockCounts share-locks a conversation's row before its read counts are
+// computed: sends and deletes update that row before they touch cursor
+// rows, so none is half done while the counts are taken, and every
+// statement after the lock sees all that committed before it.
+func lockCounts(ctx context.Context, tx *Tx, conversationID string) error {
+	_, err := tx.Exec(ctx, `SELECT 1 FROM conversations WHERE id = $1 FOR SHARE`, conversationID)
+	return mapErr(err)
+}
+
+// advanceCursor: see the SQLite store. The caller holds lockCounts.
 func advanceCursor(ctx context.Context, tx *Tx, readerID int, conversationID string, id int) error {
-	_, err := tx.Exec(ctx, `INSERT INTO channel_reads (user_id, conversation_id, last_read_id, updated_at)
-		VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, conversation_id)
-		DO UPDATE SET last_read_id = GREATEST(channel_reads.last_read_id, excluded.last_read_id), updated_at = excluded.updated_at`,
+	_, err := tx.Exec(ctx, `INSERT INTO channel_reads (user_id, conversation_id, last_read_id, updated_at, read_count, own_after)
+		SELECT $1, $2, $3, $4, c.message_count - a.live, a.own
+		FROM conversations c, (SELECT count(*) AS live, count(*) FILTER (WHERE m.user_id = $1) AS own FROM messages m
+		  WHERE m.conversation_id = $2 AND m.id > $3 AND m.deleted_at IS NULL) a
+		WHERE c.id = $2
+		ON CONFLICT (user_id, conversation_id) DO UPDATE SET last_read_id = excluded.last_read_id, updated_at = excluded.updated_at,
+		  read_count = excluded.read_count, own_after = excluded.own_after
+		WHERE excluded.last_read_id > channel_reads.last_read_id`,
 		readerID, conversationID, id, tx.now)
+	return mapErr(err)
+}
+
+// readDirect: see the SQLite store.
+func readDirect(ctx context.Context, tx *Tx, conversationID string, readerID, n int) error {
+	if n == 0 {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `UPDATE conversations SET unread_a = unread_a - (user_a = $2)::int * $3, unread_b = unread_b - (user_b = $2)::int * $3
+		WHERE id = $1`, conversationID, readerID, n)
 	return mapErr(err)
 }
 
@@ -352,14 +413,26 @@ func (db *DB) MarkMessageRead(ctx context.Context, readerID, id int) (*workspace
 		return nil, errMessageNotFound
 	}
 	if ref.Kind == workspace.KindChannel {
+		if err := lockCounts(ctx, tx, ref.ID); err != nil {
+			return nil, err
+		}
 		if err := advanceCursor(ctx, tx, readerID, ref.ID, id); err != nil {
 			return nil, err
 		}
 	} else if m.UserID != readerID && !m.IsRead {
-		m.IsRead = true
-		if _, err := tx.Exec(ctx, `UPDATE messages SET is_read = TRUE WHERE id = $1`, id); err != nil {
+		// Only the reader who flips the flag takes the message off the
+		// counter, and only while it is live (a delete takes it off itself).
+		var live bool
+		switch err := tx.QueryRow(ctx, `UPDATE messages SET is_read = TRUE WHERE id = $1 AND NOT is_read RETURNING deleted_at IS NULL`, id).Scan(&live); {
+		case errors.Is(err, pgx.ErrNoRows):
+		case err != nil:
 			return nil, mapErr(err)
+		case live:
+			if err := readDirect(ctx, tx, ref.ID, readerID, 1); err != nil {
+				return nil, err
+			}
 		}
+		m.IsRead = true
 	}
 	return m, mapErr(tx.Commit(ctx))
 }
@@ -376,11 +449,19 @@ func (db *DB) MarkConversationRead(ctx context.Context, readerID int, conversati
 	}
 	defer tx.rollback()
 	if ref.Kind == workspace.KindDirect {
-		if _, err := tx.Exec(ctx, `UPDATE messages SET is_read = TRUE
-			WHERE conversation_id = $1 AND user_id <> $2 AND NOT is_read`, ref.ID, readerID); err != nil {
+		var n int
+		if err := tx.QueryRow(ctx, `WITH r AS (UPDATE messages SET is_read = TRUE
+			WHERE conversation_id = $1 AND user_id <> $2 AND NOT is_read RETURNING deleted_at)
+			SELECT count(*) FROM r WHERE deleted_at IS NULL`, ref.ID, readerID).Scan(&n); err != nil {
 			return mapErr(err)
 		}
+		if err := readDirect(ctx, tx, ref.ID, readerID, n); err != nil {
+			return err
+		}
 		return mapErr(tx.Commit(ctx))
+	}
+	if err := lockCounts(ctx, tx, ref.ID); err != nil {
+		return err
 	}
 	var last *int
 	if err := tx.QueryRow(ctx, `SELECT max(id) FROM messages WHERE conversation_id = $1`, ref.ID).Scan(&last); err != nil {
@@ -396,10 +477,9 @@ func (db *DB) MarkConversationRead(ctx context.Context, readerID int, conversati
 
 // unreadCount: see the SQLite store.
 const unreadCount = `CASE WHEN c.kind = 'direct' THEN
-    (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND NOT m.is_read AND m.user_id <> $1 AND m.deleted_at IS NULL)
+    CASE WHEN c.user_a = $1 THEN c.unread_a ELSE c.unread_b END
   ELSE
-    (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.user_id <> $1 AND m.deleted_at IS NULL
-       AND m.id > COALESCE((SELECT r.last_read_id FROM channel_reads r WHERE r.user_id = $1 AND r.conversation_id = c.id), 0))
+    c.message_count - COALESCE((SELECT r.read_count + r.own_after FROM channel_reads r WHERE r.user_id = $1 AND r.conversation_id = c.id), 0)
   END`
 
 // conversationColumns are what findConversations reads.
@@ -409,15 +489,15 @@ const conversationColumns = `c.id, c.kind, COALESCE(c.user_a, 0), COALESCE(c.use
 // messages) are broken by id in byte order, COLLATE "C" as in the indexes,
 // so both engines list alike.
 const conversationPage = `WITH page AS (SELECT * FROM (
-  (SELECT id, kind, user_a, user_b, last_message_id FROM conversations
+  (SELECT id, kind, user_a, user_b, last_message_id, message_count, unread_a, unread_b FROM conversations
     WHERE kind = 'channel' AND (last_message_id, id COLLATE "C") < ($2::bigint, $3::text COLLATE "C")
     ORDER BY last_message_id DESC, id COLLATE "C" DESC LIMIT $4)
   UNION ALL
-  (SELECT id, kind, user_a, user_b, last_message_id FROM conversations
+  (SELECT id, kind, user_a, user_b, last_message_id, message_count, unread_a, unread_b FROM conversations
     WHERE user_a = $1 AND (last_message_id, id COLLATE "C") < ($2::bigint, $3::text COLLATE "C")
     ORDER BY last_message_id DESC, id COLLATE "C" DESC LIMIT $4)
   UNION ALL
-  (SELECT id, kind, user_a, user_b, last_message_id FROM conversations
+  (SELECT id, kind, user_a, user_b, last_message_id, message_count, unread_a, unread_b FROM conversations
     WHERE user_b = $1 AND (last_message_id, id COLLATE "C") < ($2::bigint, $3::text COLLATE "C")
     ORDER BY last_message_id DESC, id COLLATE "C" DESC LIMIT $4)
   ) u ORDER BY last_message_id DESC, id COLLATE "C" DESC LIMIT $4)
@@ -510,7 +590,7 @@ func (db *DB) OpenDirectConversation(ctx context.Context, otherID int) (*workspa
 	if _, err := findUserByID(ctx, tx, otherID); err != nil {
 		return nil, err
 	}
-	if err := registerConversation(ctx, tx, ref, 0); err != nil {
+	if err := registerConversation(ctx, tx, ref); err != nil {
 		return nil, err
 	}
 	if err := tx.Commit(ctx); err != nil {

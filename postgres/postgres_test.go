@@ -2,6 +2,9 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
+	"io/fs"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,6 +43,37 @@ func TestConformanceInternals(t *testing.T) {
 				tb.Fatal(err)
 			}
 			return meta
+		},
+		Exec: func(tb testing.TB, s workspace.Store, q string) {
+			if _, err := s.(*postgres.DB).Pool().Exec(context.Background(), q); err != nil {
+				tb.Fatal(err)
+			}
+		},
+		Rows: func(tb testing.TB, s workspace.Store, q string) []string {
+			rows, err := s.(*postgres.DB).Pool().Query(context.Background(), q)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			defer rows.Close()
+			var out []string
+			for rows.Next() {
+				vals, err := rows.Values()
+				if err != nil {
+					tb.Fatal(err)
+				}
+				out = append(out, strings.TrimSuffix(strings.TrimPrefix(fmt.Sprint(vals), "["), "]"))
+			}
+			if err := rows.Err(); err != nil {
+				tb.Fatal(err)
+			}
+			return out
+		},
+		Migration: func(tb testing.TB, name string) string {
+			b, err := fs.ReadFile(postgres.Migrations(), name)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return string(b)
 		},
 	})
 }

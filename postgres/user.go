@@ -249,6 +249,13 @@ func (db *DB) DeleteUser(ctx context.Context, id int) error {
 	if err := workspace.CanDeleteUser(u, lots, admins); err != nil {
 		return err
 	}
+	// Their live channel messages leave the counts of migration 00010
+	// (their direct conversations go with them).
+	for _, q := range []string{forgetAuthorCounts, forgetAuthorReads} {
+		if _, err := tx.Exec(ctx, q, id); err != nil {
+			return mapErr(err)
+		}
+	}
 	if _, err := tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, id); err != nil {
 		return mapErr(err)
 	}

@@ -51,16 +51,29 @@ func readable(readerID int, conversationID string) (workspace.ConversationRef, e
 	return ref, nil
 }
 
-// registerConversation records a conversation once, and lastMessageID (a
-// message just sent; 0: none) as its last message.
-func registerConversation(ctx context.Context, tx *Tx, ref workspace.ConversationRef, lastMessageID int) error {
+// registerConversation records a conversation once and, when sent is a
+// message just stored (nil: none), counts it and makes it the last
+// message. A channel sender's own_after counts it too (migration 00010).
+func registerConversation(ctx context.Context, tx *Tx, ref workspace.ConversationRef, sent *workspace.Message) error {
 	var a, b any
 	if ref.Kind == workspace.KindDirect {
 		a, b = ref.A, ref.B
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO conversations (id, kind, user_a, user_b, created_at, last_message_id)
-		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET last_message_id = max(last_message_id, excluded.last_message_id)`,
-		ref.ID, ref.Kind, a, b, fmtTime(tx.now), lastMessageID)
+	last, n := 0, 0
+	if sent != nil {
+		last, n = sent.ID, 1
+	}
+	unreadA, unreadB := ref.UnreadDelta(sent)
+	_, err := tx.ExecContext(ctx, `INSERT INTO conversations (id, kind, user_a, user_b, created_at, last_message_id, message_count, unread_a, unread_b)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET last_message_id = max(last_message_id, excluded.last_message_id),
+		message_count = message_count + excluded.message_count, unread_a = unread_a + excluded.unread_a, unread_b = unread_b + excluded.unread_b`,
+		ref.ID, ref.Kind, a, b, fmtTime(tx.now), last, n, unreadA, unreadB)
+	if err != nil || sent == nil || ref.Kind != workspace.KindChannel {
+		return mapErr(err)
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO channel_reads (user_id, conversation_id, last_read_id, updated_at, read_count, own_after)
+		VALUES (?, ?, 0, ?, 0, 1) ON CONFLICT (user_id, conversation_id) DO UPDATE SET own_after = own_after + 1`,
+		sent.UserID, ref.ID, fmtTime(tx.now))
 	return mapErr(err)
 }
 
@@ -69,6 +82,21 @@ func registerConversation(ctx context.Context, tx *Tx, ref workspace.Conversatio
 const refreshLastMessages = `UPDATE conversations SET last_message_id = COALESCE(
 	(SELECT max(m.id) FROM messages m WHERE m.conversation_id = conversations.id AND m.deleted_at IS NULL), 0)
 	WHERE last_message_id <> 0 AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = conversations.last_message_id)`
+
+// forgetAuthorCounts and forgetAuthorReads take the live channel messages
+// of user ?1, about to be deleted, out of the counters of migration 00010:
+// each channel's message count, and each other reader's read_count for
+// those at or before their cursor. Conversations first, then cursors, the
+// lock order of every write of these counters.
+const (
+	forgetAuthorCounts = `UPDATE conversations SET message_count = message_count -
+		(SELECT count(*) FROM messages m WHERE m.conversation_id = conversations.id AND m.user_id = ?1 AND m.deleted_at IS NULL)
+		WHERE kind = 'channel' AND id IN (SELECT conversation_id FROM messages WHERE user_id = ?1 AND deleted_at IS NULL)`
+	forgetAuthorReads = `UPDATE channel_reads SET read_count = read_count -
+		(SELECT count(*) FROM messages m WHERE m.conversation_id = channel_reads.conversation_id AND m.user_id = ?1
+		   AND m.deleted_at IS NULL AND m.id <= channel_reads.last_read_id)
+		WHERE user_id <> ?1 AND conversation_id IN (SELECT conversation_id FROM messages WHERE user_id = ?1 AND deleted_at IS NULL)`
+)
 
 // CreateMessage stores a message from the actor. Messages sent at the
 // same time share a transaction (group commit): one commit writes the WAL
@@ -138,7 +166,7 @@ func insertMessage(ctx context.Context, tx *Tx, m *workspace.Message, ref worksp
 	if err != nil {
 		return mapErr(err)
 	}
-	return registerConversation(ctx, tx, ref, m.ID)
+	return registerConversation(ctx, tx, ref, m)
 }
 
 func findMessage(ctx context.Context, q querier, id int) (*workspace.Message, error) {
@@ -263,10 +291,23 @@ func (db *DB) DeleteMessage(ctx context.Context, id int) (*workspace.Message, er
 	if _, err := tx.ExecContext(ctx, `UPDATE messages SET deleted_at = ?, updated_at = ? WHERE id = ?`, fmtTime(tx.now), fmtTime(tx.now), id); err != nil {
 		return nil, mapErr(err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE conversations SET last_message_id = COALESCE(
-		(SELECT max(m.id) FROM messages m WHERE m.conversation_id = ?1 AND m.deleted_at IS NULL), 0)
-		WHERE id = ?1 AND last_message_id = ?2`, m.ConversationID, id); err != nil {
+	ref, err := workspace.ParseConversation(m.ConversationID)
+	if err != nil {
+		return nil, err
+	}
+	unreadA, unreadB := ref.UnreadDelta(m)
+	if _, err := tx.ExecContext(ctx, `UPDATE conversations SET last_message_id = CASE WHEN last_message_id = ?2 THEN COALESCE(
+		(SELECT max(m.id) FROM messages m WHERE m.conversation_id = ?1 AND m.deleted_at IS NULL), 0) ELSE last_message_id END,
+		message_count = message_count - 1, unread_a = unread_a - ?3, unread_b = unread_b - ?4
+		WHERE id = ?1`, m.ConversationID, id, unreadA, unreadB); err != nil {
 		return nil, mapErr(err)
+	}
+	if ref.Kind == workspace.KindChannel {
+		if _, err := tx.ExecContext(ctx, `UPDATE channel_reads SET read_count = read_count - (last_read_id >= ?2),
+			own_after = own_after - (user_id = ?3 AND last_read_id < ?2)
+			WHERE conversation_id = ?1 AND (last_read_id >= ?2 OR user_id = ?3)`, m.ConversationID, id, m.UserID); err != nil {
+			return nil, mapErr(err)
+		}
 	}
 	if err := insertActivity(ctx, tx, workspace.MessageAudit(workspace.ActionMessageDelete, m)); err != nil {
 		return nil, err
@@ -274,11 +315,20 @@ func (db *DB) DeleteMessage(ctx context.Context, id int) (*workspace.Message, er
 	return m, mapErr(tx.Commit())
 }
 
-// advanceCursor moves readerID's read cursor of a channel forward to id.
+// advanceCursor moves readerID's read cursor of a channel forward to id,
+// with the counts behind it (migration 00010): what is read is every live
+// message but those after id, and the reader's own after id are kept
+// apart. It counts only the messages after id, few when a reader catches
+// up. A cursor never moves back.
 func advanceCursor(ctx context.Context, tx *Tx, readerID int, conversationID string, id int) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO channel_reads (user_id, conversation_id, last_read_id, updated_at)
-		VALUES (?, ?, ?, ?) ON CONFLICT (user_id, conversation_id)
-		DO UPDATE SET last_read_id = max(last_read_id, excluded.last_read_id), updated_at = excluded.updated_at`,
+	_, err := tx.ExecContext(ctx, `INSERT INTO channel_reads (user_id, conversation_id, last_read_id, updated_at, read_count, own_after)
+		SELECT ?1, ?2, ?3, ?4, c.message_count - a.live, a.own
+		FROM conversations c, (SELECT count(*) AS live, coalesce(sum(m.user_id = ?1), 0) AS own FROM messages m
+		  WHERE m.conversation_id = ?2 AND m.id > ?3 AND m.deleted_at IS NULL) a
+		WHERE c.id = ?2
+		ON CONFLICT (user_id, conversation_id) DO UPDATE SET last_read_id = excluded.last_read_id, updated_at = excluded.updated_at,
+		  read_count = excluded.read_count, own_after = excluded.own_after
+		WHERE excluded.last_read_id > channel_reads.last_read_id`,
 		readerID, conversationID, id, fmtTime(tx.now))
 	return mapErr(err)
 }
@@ -307,8 +357,24 @@ func (db *DB) MarkMessageRead(ctx context.Context, readerID, id int) (*workspace
 		if _, err := tx.ExecContext(ctx, `UPDATE messages SET is_read = TRUE WHERE id = ?`, id); err != nil {
 			return nil, mapErr(err)
 		}
+		if m.DeletedAt == nil { // a deleted message left the count when it was deleted
+			if err := readDirect(ctx, tx, ref.ID, readerID, 1); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return m, mapErr(tx.Commit())
+}
+
+// readDirect takes n messages read by readerID off their side's unread
+// counter of a direct conversation.
+func readDirect(ctx context.Context, tx *Tx, conversationID string, readerID, n int) error {
+	if n == 0 {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE conversations SET unread_a = unread_a - (user_a = ?2) * ?3, unread_b = unread_b - (user_b = ?2) * ?3
+		WHERE id = ?1`, conversationID, readerID, n)
+	return mapErr(err)
 }
 
 // MarkConversationRead marks a conversation read by readerID.
@@ -323,10 +389,18 @@ func (db *DB) MarkConversationRead(ctx context.Context, readerID int, conversati
 	}
 	defer tx.Rollback()
 	if ref.Kind == workspace.KindDirect {
-		_, err = tx.ExecContext(ctx, `UPDATE messages SET is_read = TRUE
-			WHERE conversation_id = ? AND user_id <> ? AND NOT is_read`, ref.ID, readerID)
+		var n int
+		err := tx.QueryRowContext(ctx, `SELECT count(*) FROM messages
+			WHERE conversation_id = CAST(? AS TEXT) AND user_id <> ? + 0 AND NOT is_read AND deleted_at IS NULL`, ref.ID, readerID).Scan(&n)
 		if err != nil {
 			return mapErr(err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE messages SET is_read = TRUE
+			WHERE conversation_id = ? AND user_id <> ? AND NOT is_read`, ref.ID, readerID); err != nil {
+			return mapErr(err)
+		}
+		if err := readDirect(ctx, tx, ref.ID, readerID, n); err != nil {
+			return err
 		}
 		return mapErr(tx.Commit())
 	}
@@ -346,15 +420,15 @@ func (db *DB) MarkConversationRead(ctx context.Context, readerID int, conversati
 // CAST(?3 AS TEXT), not bare: see FindMessages (no re-prepare per binding
 // once ANALYZE has stored histograms; the list profile showed 19%).
 
-// unreadCount is the unread count of conversation c for reader ?1: direct
-// messages to them by their is_read flag (served by the seed's partial
-// index), channel messages of others after the reader's cursor (served by
-// the (conversation_id, id) index).
+// unreadCount is the unread count of conversation c for reader ?1, from
+// the counters of migration 00010: their side's counter of a direct
+// conversation; of a channel, the live messages less those up to the
+// reader's cursor and the reader's own after it. One row lookup per
+// conversation, however much is unread.
 const unreadCount = `CASE WHEN c.kind = 'direct' THEN
-    (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND NOT m.is_read AND m.user_id <> ?1 + 0 AND m.deleted_at IS NULL)
+    CASE WHEN c.user_a = ?1 + 0 THEN c.unread_a ELSE c.unread_b END
   ELSE
-    (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.user_id <> ?1 + 0 AND m.deleted_at IS NULL
-       AND m.id > COALESCE((SELECT r.last_read_id FROM channel_reads r WHERE r.user_id = ?1 + 0 AND r.conversation_id = c.id), 0))
+    c.message_count - COALESCE((SELECT r.read_count + r.own_after FROM channel_reads r WHERE r.user_id = ?1 + 0 AND r.conversation_id = c.id), 0)
   END`
 
 // conversationColumns are what findConversations reads.
@@ -365,13 +439,13 @@ const conversationColumns = `c.id, c.kind, COALESCE(c.user_a, 0), COALESCE(c.use
 // either side are each an index range scan in activity order
 // (idx_conversations_*_activity), merged.
 const conversationPage = `WITH page AS (
-  SELECT * FROM (SELECT id, kind, user_a, user_b, last_message_id FROM conversations
+  SELECT * FROM (SELECT id, kind, user_a, user_b, last_message_id, message_count, unread_a, unread_b FROM conversations
     WHERE kind = 'channel' AND (last_message_id, id) < (?2 + 0, CAST(?3 AS TEXT)) ORDER BY last_message_id DESC, id DESC LIMIT ?4)
   UNION ALL
-  SELECT * FROM (SELECT id, kind, user_a, user_b, last_message_id FROM conversations
+  SELECT * FROM (SELECT id, kind, user_a, user_b, last_message_id, message_count, unread_a, unread_b FROM conversations
     WHERE user_a = ?1 + 0 AND (last_message_id, id) < (?2 + 0, CAST(?3 AS TEXT)) ORDER BY last_message_id DESC, id DESC LIMIT ?4)
   UNION ALL
-  SELECT * FROM (SELECT id, kind, user_a, user_b, last_message_id FROM conversations
+  SELECT * FROM (SELECT id, kind, user_a, user_b, last_message_id, message_count, unread_a, unread_b FROM conversations
     WHERE user_b = ?1 + 0 AND (last_message_id, id) < (?2 + 0, CAST(?3 AS TEXT)) ORDER BY last_message_id DESC, id DESC LIMIT ?4)
   ORDER BY last_message_id DESC, id DESC LIMIT ?4)
 SELECT ` + conversationColumns + ` FROM page c ORDER BY c.last_message_id DESC, c.id DESC`
@@ -465,7 +539,7 @@ func (db *DB) OpenDirectConversation(ctx context.Context, otherID int) (*workspa
 	if _, err := findUserByID(ctx, tx, otherID); err != nil {
 		return nil, err
 	}
-	if err := registerConversation(ctx, tx, ref, 0); err != nil {
+	if err := registerConversation(ctx, tx, ref, nil); err != nil {
 		return nil, err
 	}
 	if err := tx.Commit(); err != nil {

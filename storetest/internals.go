@@ -3,6 +3,8 @@ package storetest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,12 +21,76 @@ type Internals struct {
 	SetCipher func(s workspace.Store, c *workspace.AuditCipher)
 	// RawMetadata returns an audit row's metadata exactly as stored.
 	RawMetadata func(tb testing.TB, s workspace.Store, id int) string
+	// Exec runs SQL statements (no parameters) on the store's database.
+	Exec func(tb testing.TB, s workspace.Store, sql string)
+	// Rows runs a query (no parameters) and returns each row's columns
+	// formatted with %v and joined by spaces.
+	Rows func(tb testing.TB, s workspace.Store, query string) []string
+	// Migration returns the text of the store's migration file name.
+	Migration func(tb testing.TB, name string) string
 }
 
 // RunInternals runs the conformance tests that need Internals.
 func RunInternals(t *testing.T, newStore NewStore, in Internals) {
 	t.Run("Activity/Prune", func(t *testing.T) { testPrune(t, newStore, in) })
 	t.Run("Activity/Encrypted", func(t *testing.T) { testEncrypted(t, newStore, in) })
+	t.Run("Unread/Backfill", func(t *testing.T) { testUnreadBackfill(t, newStore, in) })
+}
+
+// testUnreadBackfill ensures migration 00010 computes, from the messages
+// and cursors of a database that had no counters, exactly the counters the
+// store keeps as it goes: the data is built through the store, the
+// counters are wiped back to what the migration starts from (and the
+// cursor rows sends create are removed), the migration's statements after
+// its ALTERs run again, and every counter must come back.
+func testUnreadBackfill(t *testing.T, newStore NewStore, in Internals) {
+	s := newStore(t)
+	ctx := context.Background()
+	a, b, c := MustCreateUser(t, s, "ann", nil), MustCreateUser(t, s, "ben", nil), MustCreateUser(t, s, "cat", nil)
+	dm := workspace.DirectConversation(a.ID, b.ID)
+	var sent []*workspace.Message
+	for i, u := range []*workspace.User{a, b, c, a, b, c, a, a, b, c} {
+		for _, conv := range []string{"general", "random", dm} {
+			if conv == dm && u == c {
+				continue
+			}
+			sent = append(sent, mustSend(t, s, u, conv, fmt.Sprint(conv, i)))
+		}
+	}
+	for _, step := range []func() error{
+		func() error { _, err := s.MarkMessageRead(ctx, b.ID, sent[4].ID); return err },
+		func() error { _, err := s.MarkMessageRead(ctx, c.ID, sent[12].ID); return err },
+		func() error { _, err := s.MarkMessageRead(ctx, b.ID, sent[2].ID); return err }, // ann's DM to ben
+		func() error { return s.MarkConversationRead(ctx, a.ID, "random") },
+		func() error { _, err := s.DeleteMessage(ctxAs(a), sent[0].ID); return err },
+		func() error { _, err := s.DeleteMessage(ctxAs(a), sent[len(sent)-6].ID); return err }, // ann's DM, unread by ben
+		func() error { _, err := s.DeleteMessage(ctxAs(b), sent[5].ID); return err },           // ben's unread DM to ann
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const (
+		counts  = `SELECT id, message_count, unread_a, unread_b FROM conversations ORDER BY id`
+		cursors = `SELECT user_id, conversation_id, last_read_id, read_count, own_after FROM channel_reads ORDER BY user_id, conversation_id`
+	)
+	wantCounts, wantCursors := in.Rows(t, s, counts), in.Rows(t, s, cursors)
+	in.Exec(t, s, `UPDATE conversations SET message_count = 0, unread_a = 0, unread_b = 0;
+		DELETE FROM channel_reads WHERE last_read_id = 0;
+		UPDATE channel_reads SET read_count = 0, own_after = 0`)
+	up := in.Migration(t, "00010_unread_counters.sql")
+	i := strings.LastIndex(up, "ALTER TABLE")
+	i += strings.Index(up[i:], ";") + 1
+	in.Exec(t, s, up[i:])
+	if got := in.Rows(t, s, counts); !slices.Equal(got, wantCounts) {
+		t.Fatalf("backfilled conversations:\n%s\nkept:\n%s", strings.Join(got, "\n"), strings.Join(wantCounts, "\n"))
+	}
+	if got := in.Rows(t, s, cursors); !slices.Equal(got, wantCursors) {
+		t.Fatalf("backfilled cursors:\n%s\nkept:\n%s", strings.Join(got, "\n"), strings.Join(wantCursors, "\n"))
+	}
+	if len(wantCursors) < 6 {
+		t.Fatalf("only %d cursor rows: the test data is too thin", len(wantCursors))
+	}
 }
 
 func testPrune(t *testing.T, newStore NewStore, in Internals) {

@@ -20,6 +20,7 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("Session", func(t *testing.T) { testSession(t, newStore) })
 	t.Run("Activity", func(t *testing.T) { testActivity(t, newStore) })
 	t.Run("Message", func(t *testing.T) { testMessage(t, newStore) })
+	t.Run("Unread", func(t *testing.T) { testUnread(t, newStore) })
 	t.Run("Calendar", func(t *testing.T) { testCalendar(t, newStore) })
 	t.Run("Realtime", func(t *testing.T) { testRealtime(t, newStore) })
 	t.Run("Lot", func(t *testing.T) { testLot(t, newStore) })
