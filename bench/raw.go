@@ -22,15 +22,14 @@ type rawDB struct {
 	pool        *pgxpool.Pool // PostgreSQL
 }
 
-// sqliteDSN mirrors sqlite.Open: the writer gets _txlock=immediate and a
-// 32 MiB page cache, the readers query_only.
+// sqliteDSN mirrors sqlite.Open: the writer gets _txlock=immediate, the
+// readers query_only.
 func sqliteDSN(path string, readOnly bool) string {
 	p := []string{"busy_timeout(10000)", "auto_vacuum(incremental)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)"}
 	q := url.Values{}
 	if readOnly {
 		p = append(p, "query_only(1)")
 	} else {
-		p = append(p, "cache_size(-32768)")
 		q.Set("_txlock", "immediate")
 	}
 	q["_pragma"] = p
