@@ -86,7 +86,12 @@ func (r *rawDB) close() {
 	r.write.Close()
 }
 
-// insert is the INSERT of the server's CreateMessage (a channel message).
+// insert is the INSERT of the server's CreateMessage (a channel message),
+// and only that: not the conversation and cursor upserts that keep the
+// server's unread counters (migration 00010), so messages it adds are not
+// counted as unread in the scenarios after it. That changes numbers, not
+// the cost of a conversation list, which reads the counters whatever
+// they say.
 func (r *rawDB) insert(ctx context.Context, userID int, conv, text string) error {
 	var id int64
 	var username string

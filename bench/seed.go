@@ -263,9 +263,9 @@ func seedSQLite(ctx context.Context, path string, ids []int, names []string, sz 
 			WHERE c.last IS NOT NULL`},
 		{"read counts", sz.convs, `UPDATE channel_reads SET
 			read_count = (SELECT message_count FROM conversations c WHERE c.id = channel_reads.conversation_id) -
-			  (SELECT count(*) FROM messages m WHERE m.conversation_id = channel_reads.conversation_id AND m.id > channel_reads.last_read_id),
+			  (SELECT count(*) FROM messages m WHERE m.conversation_id = channel_reads.conversation_id AND m.id > channel_reads.last_read_id AND m.deleted_at IS NULL),
 			own_after = (SELECT count(*) FROM messages m WHERE m.conversation_id = channel_reads.conversation_id
-			  AND m.id > channel_reads.last_read_id AND m.user_id = channel_reads.user_id)`},
+			  AND m.id > channel_reads.last_read_id AND m.user_id = channel_reads.user_id AND m.deleted_at IS NULL)`},
 		{"events", sz.events, count(sz.events) + `INSERT INTO events (user_id, title, description, start_time, end_time, location, attendees, created_at, updated_at)
 			SELECT ` + userAt("i") + `, 'Seeded event ' || i, 'seeded by the load benchmark',
 			  ` + sqliteTS("?7", "(i * 7919) % 525600", "minutes") + `,
@@ -333,9 +333,9 @@ func seedPostgres(ctx context.Context, dsn string, ids []int, names []string, sz
 			ON CONFLICT (user_id, conversation_id) DO UPDATE SET last_read_id = excluded.last_read_id`, []any{ids, sz.convs, now}},
 		{"read counts", sz.convs, `UPDATE channel_reads r SET
 			read_count = (SELECT message_count FROM conversations c WHERE c.id = r.conversation_id) -
-			  (SELECT count(*) FROM messages m WHERE m.conversation_id = r.conversation_id AND m.id > r.last_read_id),
+			  (SELECT count(*) FROM messages m WHERE m.conversation_id = r.conversation_id AND m.id > r.last_read_id AND m.deleted_at IS NULL),
 			own_after = (SELECT count(*) FROM messages m WHERE m.conversation_id = r.conversation_id
-			  AND m.id > r.last_read_id AND m.user_id = r.user_id)`, nil},
+			  AND m.id > r.last_read_id AND m.user_id = r.user_id AND m.deleted_at IS NULL)`, nil},
 		{"events", sz.events, `INSERT INTO events (user_id, title, description, start_time, end_time, location, attendees, created_at, updated_at)
 			SELECT ($2::int[])[1 + i % $3], 'Seeded event ' || i, 'seeded by the load benchmark',
 			  $5::timestamp + ((i * 7919) % 525600) * interval '1 minute',

@@ -364,12 +364,19 @@ func (db *DB) DeleteMessage(ctx context.Context, id int) (*workspace.Message, er
 	return m, mapErr(tx.Commit(ctx))
 }
 
-// lockCounts share-locks a conversation's row before its read counts are
+// lockCounts locks a conversation's row before its read counts are
 // computed: sends and deletes update that row before they touch cursor
 // rows, so none is half done while the counts are taken, and every
-// statement after the lock sees all that committed before it.
-func lockCounts(ctx context.Context, tx *Tx, conversationID string) error {
-	_, err := tx.Exec(ctx, `SELECT 1 FROM conversations WHERE id = $1 FOR SHARE`, conversationID)
+// statement after the lock sees all that committed before it. Readers of
+// a channel share the lock; a direct conversation's reader updates the
+// row afterwards, so takes it for update at once (two readers upgrading
+// shared locks would deadlock).
+func lockCounts(ctx context.Context, tx *Tx, ref workspace.ConversationRef) error {
+	q := `SELECT 1 FROM conversations WHERE id = $1 FOR SHARE`
+	if ref.Kind == workspace.KindDirect {
+		q = `SELECT 1 FROM conversations WHERE id = $1 FOR NO KEY UPDATE`
+	}
+	_, err := tx.Exec(ctx, q, ref.ID)
 	return mapErr(err)
 }
 
@@ -384,6 +391,13 @@ func advanceCursor(ctx context.Context, tx *Tx, readerID int, conversationID str
 		  read_count = excluded.read_count, own_after = excluded.own_after
 		WHERE excluded.last_read_id > channel_reads.last_read_id`,
 		readerID, conversationID, id, tx.now)
+	return mapErr(err)
+}
+
+// readAllDirect: see the SQLite store.
+func readAllDirect(ctx context.Context, tx *Tx, conversationID string, readerID int) error {
+	_, err := tx.Exec(ctx, `UPDATE conversations SET unread_a = CASE WHEN user_a = $2 THEN 0 ELSE unread_a END,
+		unread_b = CASE WHEN user_b = $2 THEN 0 ELSE unread_b END WHERE id = $1`, conversationID, readerID)
 	return mapErr(err)
 }
 
@@ -413,7 +427,7 @@ func (db *DB) MarkMessageRead(ctx context.Context, readerID, id int) (*workspace
 		return nil, errMessageNotFound
 	}
 	if ref.Kind == workspace.KindChannel {
-		if err := lockCounts(ctx, tx, ref.ID); err != nil {
+		if err := lockCounts(ctx, tx, ref); err != nil {
 			return nil, err
 		}
 		if err := advanceCursor(ctx, tx, readerID, ref.ID, id); err != nil {
@@ -448,20 +462,21 @@ func (db *DB) MarkConversationRead(ctx context.Context, readerID int, conversati
 		return err
 	}
 	defer tx.rollback()
+	// The conversation row is locked first, for both kinds: a send that
+	// already counted its message commits before the reads below, one
+	// that has not waits until after them.
+	if err := lockCounts(ctx, tx, ref); err != nil {
+		return err
+	}
 	if ref.Kind == workspace.KindDirect {
-		var n int
-		if err := tx.QueryRow(ctx, `WITH r AS (UPDATE messages SET is_read = TRUE
-			WHERE conversation_id = $1 AND user_id <> $2 AND NOT is_read RETURNING deleted_at)
-			SELECT count(*) FROM r WHERE deleted_at IS NULL`, ref.ID, readerID).Scan(&n); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE messages SET is_read = TRUE
+			WHERE conversation_id = $1 AND user_id <> $2 AND NOT is_read`, ref.ID, readerID); err != nil {
 			return mapErr(err)
 		}
-		if err := readDirect(ctx, tx, ref.ID, readerID, n); err != nil {
+		if err := readAllDirect(ctx, tx, ref.ID, readerID); err != nil {
 			return err
 		}
 		return mapErr(tx.Commit(ctx))
-	}
-	if err := lockCounts(ctx, tx, ref.ID); err != nil {
-		return err
 	}
 	var last *int
 	if err := tx.QueryRow(ctx, `SELECT max(id) FROM messages WHERE conversation_id = $1`, ref.ID).Scan(&last); err != nil {
@@ -476,11 +491,11 @@ func (db *DB) MarkConversationRead(ctx context.Context, readerID int, conversati
 }
 
 // unreadCount: see the SQLite store.
-const unreadCount = `CASE WHEN c.kind = 'direct' THEN
+const unreadCount = `GREATEST(0, CASE WHEN c.kind = 'direct' THEN
     CASE WHEN c.user_a = $1 THEN c.unread_a ELSE c.unread_b END
   ELSE
     c.message_count - COALESCE((SELECT r.read_count + r.own_after FROM channel_reads r WHERE r.user_id = $1 AND r.conversation_id = c.id), 0)
-  END`
+  END)`
 
 // conversationColumns are what findConversations reads.
 const conversationColumns = `c.id, c.kind, COALESCE(c.user_a, 0), COALESCE(c.user_b, 0), c.last_message_id, ` + unreadCount

@@ -377,6 +377,16 @@ func readDirect(ctx context.Context, tx *Tx, conversationID string, readerID, n 
 	return mapErr(err)
 }
 
+// readAllDirect zeroes readerID's unread counter of a direct conversation
+// whose messages to them were all just marked read. Setting it, rather
+// than taking off what was flipped, also mends a counter that drifted
+// (writes by a binary from before migration 00010).
+func readAllDirect(ctx context.Context, tx *Tx, conversationID string, readerID int) error {
+	_, err := tx.ExecContext(ctx, `UPDATE conversations SET unread_a = CASE WHEN user_a = ?2 THEN 0 ELSE unread_a END,
+		unread_b = CASE WHEN user_b = ?2 THEN 0 ELSE unread_b END WHERE id = ?1`, conversationID, readerID)
+	return mapErr(err)
+}
+
 // MarkConversationRead marks a conversation read by readerID.
 func (db *DB) MarkConversationRead(ctx context.Context, readerID int, conversationID string) error {
 	ref, err := readable(readerID, conversationID)
@@ -389,17 +399,11 @@ func (db *DB) MarkConversationRead(ctx context.Context, readerID int, conversati
 	}
 	defer tx.Rollback()
 	if ref.Kind == workspace.KindDirect {
-		var n int
-		err := tx.QueryRowContext(ctx, `SELECT count(*) FROM messages
-			WHERE conversation_id = CAST(? AS TEXT) AND user_id <> ? + 0 AND NOT is_read AND deleted_at IS NULL`, ref.ID, readerID).Scan(&n)
-		if err != nil {
-			return mapErr(err)
-		}
 		if _, err := tx.ExecContext(ctx, `UPDATE messages SET is_read = TRUE
 			WHERE conversation_id = ? AND user_id <> ? AND NOT is_read`, ref.ID, readerID); err != nil {
 			return mapErr(err)
 		}
-		if err := readDirect(ctx, tx, ref.ID, readerID, n); err != nil {
+		if err := readAllDirect(ctx, tx, ref.ID, readerID); err != nil {
 			return err
 		}
 		return mapErr(tx.Commit())
@@ -425,11 +429,16 @@ func (db *DB) MarkConversationRead(ctx context.Context, readerID int, conversati
 // conversation; of a channel, the live messages less those up to the
 // reader's cursor and the reader's own after it. One row lookup per
 // conversation, however much is unread.
-const unreadCount = `CASE WHEN c.kind = 'direct' THEN
+//
+// It is never below 0: the counters are exact for everything written by
+// this version, but a write by an instance still running a binary from
+// before migration 00010 (a rolling upgrade) does not keep them, and a
+// count must not turn negative in the API because of it.
+const unreadCount = `max(0, CASE WHEN c.kind = 'direct' THEN
     CASE WHEN c.user_a = ?1 + 0 THEN c.unread_a ELSE c.unread_b END
   ELSE
     c.message_count - COALESCE((SELECT r.read_count + r.own_after FROM channel_reads r WHERE r.user_id = ?1 + 0 AND r.conversation_id = c.id), 0)
-  END`
+  END)`
 
 // conversationColumns are what findConversations reads.
 const conversationColumns = `c.id, c.kind, COALESCE(c.user_a, 0), COALESCE(c.user_b, 0), c.last_message_id, ` + unreadCount

@@ -35,6 +35,48 @@ func RunInternals(t *testing.T, newStore NewStore, in Internals) {
 	t.Run("Activity/Prune", func(t *testing.T) { testPrune(t, newStore, in) })
 	t.Run("Activity/Encrypted", func(t *testing.T) { testEncrypted(t, newStore, in) })
 	t.Run("Unread/Backfill", func(t *testing.T) { testUnreadBackfill(t, newStore, in) })
+	t.Run("Unread/Mends", func(t *testing.T) { testUnreadMends(t, newStore, in) })
+}
+
+// testUnreadMends ensures counters put off by writes that did not keep
+// them (an instance still running a binary from before migration 00010)
+// never show below 0, and are right again once the reader marks the
+// conversation read.
+func testUnreadMends(t *testing.T, newStore NewStore, in Internals) {
+	s := newStore(t)
+	ctx := context.Background()
+	a, b := MustCreateUser(t, s, "ann", nil), MustCreateUser(t, s, "ben", nil)
+	dm := workspace.DirectConversation(a.ID, b.ID)
+	mustSend(t, s, a, "general", "one")
+	mustSend(t, s, a, dm, "two")
+	in.Exec(t, s, `UPDATE conversations SET message_count = message_count - 5, unread_a = unread_a - 5, unread_b = unread_b - 5`)
+	u := unread(t, s, b)
+	list, _, err := s.FindConversations(ctx, b.ID, workspace.ConversationFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range list {
+		if c.UnreadCount != 0 {
+			t.Fatalf("drifted %s shows %d unread, want 0 (never below)", c.ID, c.UnreadCount)
+		}
+	}
+	if u.Total != 0 {
+		t.Fatalf("drifted unread = %+v", u)
+	}
+	// A new message each, then ben reads both conversations: exact again,
+	// and the next message counts from there.
+	mustSend(t, s, a, "general", "three")
+	mustSend(t, s, a, dm, "four")
+	for _, conv := range []string{"general", dm} {
+		if err := s.MarkConversationRead(ctx, b.ID, conv); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustSend(t, s, a, "general", "five")
+	mustSend(t, s, a, dm, "six")
+	if u := unread(t, s, b); u.Total != 2 || u.Conversations["general"] != 1 || u.Conversations[dm] != 1 {
+		t.Fatalf("after reading the drifted conversations: %+v, want 1 + 1", u)
+	}
 }
 
 // testUnreadBackfill ensures migration 00010 computes, from the messages

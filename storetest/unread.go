@@ -236,4 +236,52 @@ func testUnread(t *testing.T, newStore NewStore) {
 		}
 		checkUnread(t, s, md, users, "after the concurrent run")
 	})
+
+	// Ensure whole-conversation reads running beside sends, by both users of
+	// a direct conversation at once, neither fail (lock order: no deadlock)
+	// nor lose a count: once everyone has read everything, every count is
+	// 0, and the next message counts 1.
+	t.Run("UnreadConcurrentReads", func(t *testing.T) {
+		s := newStore(t)
+		a, b := MustCreateUser(t, s, "ann", nil), MustCreateUser(t, s, "ben", nil)
+		dm := workspace.DirectConversation(a.ID, b.ID)
+		var wg sync.WaitGroup
+		for _, u := range []*workspace.User{a, b} {
+			for _, conv := range []string{dm, "general"} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range 25 {
+						if err := s.CreateMessage(ctxAs(u), &workspace.Message{ConversationID: conv, Text: fmt.Sprint(i)}); err != nil {
+							t.Error(err)
+							return
+						}
+						if err := s.MarkConversationRead(context.Background(), u.ID, conv); err != nil {
+							t.Error(err)
+							return
+						}
+					}
+				}()
+			}
+		}
+		wg.Wait()
+		if t.Failed() {
+			return
+		}
+		for _, u := range []*workspace.User{a, b} {
+			for _, conv := range []string{dm, "general"} {
+				if err := s.MarkConversationRead(context.Background(), u.ID, conv); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n := unread(t, s, u); n.Total != 0 {
+				t.Fatalf("%s after reading everything: %+v", u.Username, n)
+			}
+		}
+		mustSend(t, s, a, dm, "last")
+		mustSend(t, s, a, "general", "last")
+		if n := unread(t, s, b); n.Total != 2 || n.Conversations[dm] != 1 || n.Conversations["general"] != 1 {
+			t.Fatalf("ben after two more: %+v", n)
+		}
+	})
 }
