@@ -95,9 +95,10 @@ func newHarness(tb testing.TB, store workspace.Store, mutate ...func(*httpapi.Se
 
 // response is a decoded answer.
 type response struct {
-	Status int
-	Header http.Header
-	Body   []byte
+	Status           int
+	Header           http.Header
+	TransferEncoding []string
+	Body             []byte
 }
 
 func (r response) JSON() map[string]any {
@@ -141,7 +142,7 @@ func (h *harness) do(method, path, token string, body any) response {
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
-	return response{Status: res.StatusCode, Header: res.Header, Body: b}
+	return response{Status: res.StatusCode, Header: res.Header, TransferEncoding: res.TransferEncoding, Body: b}
 }
 
 // want fails unless r has the status.

@@ -2,10 +2,12 @@ package httpapi_test
 
 import (
 	"bytes"
+	"fmt"
 	ics "github.com/arran4/golang-ical"
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -27,6 +29,27 @@ func TestHeadersAndLimits(t *testing.T) {
 			t.Errorf("headers of a %d: %v", r.Status, r.Header)
 		}
 	}
+
+	// Ensure JSON bodies go out whole with their length, never chunked,
+	// small or large (a page of 60 messages is ~15 KB), and that a status
+	// with no body still goes out.
+	u := h.signup("lengthy")
+	for i := range 60 {
+		h.do("POST", "/api/v1/messages", u.Access, map[string]any{"conversation_id": "general", "text": fmt.Sprint("message number ", i, " ", strings.Repeat("x", 150))}).want(t, 201)
+	}
+	for _, r := range []response{
+		h.do("GET", "/api/v1/auth/me", u.Access, nil).want(t, 200),
+		h.do("GET", "/api/v1/messages?conversation_id=general&limit=60", u.Access, nil).want(t, 200),
+		h.do("GET", "/api/v1/auth/me", "", nil).want(t, 401),
+	} {
+		if cl := r.Header.Get("Content-Length"); cl != strconv.Itoa(len(r.Body)) || len(r.TransferEncoding) != 0 {
+			t.Errorf("%d answer of %d bytes: Content-Length %q, Transfer-Encoding %v", r.Status, len(r.Body), cl, r.TransferEncoding)
+		}
+	}
+	if r := h.do("GET", "/api/v1/messages?conversation_id=general&limit=60", u.Access, nil); len(r.Body) < 8<<10 {
+		t.Fatalf("the large answer is only %d bytes", len(r.Body))
+	}
+	h.do("POST", "/api/v1/conversations/general/read", u.Access, nil).want(t, 204)
 
 	// Ensure unknown paths are 404 and wrong methods 405, as problem documents.
 	nf := h.do("GET", "/no/such/path", "", nil).want(t, 404)

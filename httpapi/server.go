@@ -4,11 +4,13 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -75,11 +77,23 @@ func (s *Server) Handler() http.Handler {
 	// reflection on the hot path: a page of 50 messages is ~2x cheaper to
 	// encode (encoding was ~13% of a page request). Request bodies keep
 	// encoding/json, whose errors the API documents.
+	// A body is encoded whole into a pooled buffer and written in one
+	// call with its length (statusRecorder.WriteBody).
 	jsonFormat := huma.Format{
 		Marshal: func(w io.Writer, v any) error {
-			enc := segjson.NewEncoder(w)
+			buf := bodyBuffers.Get().(*bytes.Buffer)
+			defer putBodyBuffer(buf)
+			enc := segjson.NewEncoder(buf)
 			enc.SetEscapeHTML(false)
-			return enc.Encode(v)
+			if err := enc.Encode(v); err != nil {
+				return err
+			}
+			if bw, ok := w.(interface{ WriteBody([]byte) (int, error) }); ok {
+				_, err := bw.WriteBody(buf.Bytes())
+				return err
+			}
+			_, err := w.Write(buf.Bytes())
+			return err
 		},
 		Unmarshal: huma.DefaultJSONFormat.Unmarshal,
 	}
@@ -106,3 +120,15 @@ func (s *Server) publish(ctx context.Context, c workspace.Change) {
 
 // API returns the huma API (for tests that read the OpenAPI document).
 func (s *Server) API() huma.API { return s.api }
+
+// bodyBuffers recycles the buffers JSON responses are encoded into.
+var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// putBodyBuffer returns buf to the pool, unless one large response grew it
+// past 1 MiB: that memory goes back to the heap instead of staying pinned.
+func putBodyBuffer(buf *bytes.Buffer) {
+	if buf.Cap() <= 1<<20 {
+		buf.Reset()
+		bodyBuffers.Put(buf)
+	}
+}
