@@ -321,9 +321,12 @@ func seedPostgres(ctx context.Context, dsn string, ids []int, names []string, sz
 			SELECT ($2::int[])[1 + i % $3], 'c' || (i % $4), 'seed message number ' || i, true,
 			  $5::timestamp + i * interval '1 second', $5::timestamp + i * interval '1 second'
 			FROM generate_series(0, $1 - 1) i`, []any{sz.messages, ids, n, sz.convs, msgBase}},
-		{"conversation activity", sz.convs, `UPDATE conversations c SET last_message_id = COALESCE(
-			(SELECT max(m.id) FROM messages m WHERE m.conversation_id = c.id AND m.deleted_at IS NULL), 0),
-			message_count = (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.deleted_at IS NULL)`, nil},
+		// Statistics and the visibility map before the correlated counts
+		// below: without them the read counts took 20 s instead of ~1 s.
+		{"vacuum", sz.messages, `VACUUM ANALYZE messages`, nil},
+		{"conversation activity", sz.convs, `UPDATE conversations c SET last_message_id = s.last, message_count = s.n
+			FROM (SELECT conversation_id, max(id) AS last, count(*) AS n FROM messages WHERE deleted_at IS NULL GROUP BY conversation_id) s
+			WHERE s.conversation_id = c.id`, nil},
 		{"channel_reads", sz.convs, `INSERT INTO channel_reads (user_id, conversation_id, last_read_id, updated_at)
 			SELECT u, c.id, greatest(0, c.last - ((u + c.k) % 10) * $2), $3
 			FROM unnest($1::int[]) u,
