@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -83,17 +82,14 @@ func (r *statusRecorder) WriteBody(b []byte) (int, error) {
 	return r.Write(b)
 }
 
-// FlushError and Hijack pass a held-back status on first;
-// http.ResponseController finds them before Unwrap.
+// FlushError passes a held-back status on first; http.ResponseController
+// finds it before Unwrap. (No Hijack method: a WebSocket upgrade's 101 is
+// informational and already went out, and claiming hijack support here
+// would hide a writer that has none.)
 func (r *statusRecorder) FlushError() error {
 	r.flushHeader()
 	r.sent = true
 	return http.NewResponseController(r.ResponseWriter).Flush()
-}
-
-func (r *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	r.flushHeader()
-	return http.NewResponseController(r.ResponseWriter).Hijack()
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.
@@ -115,13 +111,13 @@ func (s *Server) base(next http.Handler) http.Handler {
 		w = rec
 		s.Metrics.InFlight.Inc()
 		defer func() {
-			rec.flushHeader() // a status with no body (204, or a handler that wrote none)
 			s.Metrics.InFlight.Dec()
 			status := rec.status
 			if status == 0 {
 				status = http.StatusOK
 			}
 			s.Metrics.Observe(route, status, time.Since(start))
+			rec.flushHeader() // a status with no body (204, or a handler that wrote none)
 		}()
 		var b [8]byte
 		rand.Read(b[:])
@@ -149,7 +145,12 @@ func (s *Server) base(next http.Handler) http.Handler {
 					panic(v)
 				}
 				s.Logger.Error("panic", slog.String("request_id", id), slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
-				if rec.status == 0 {
+				if !rec.sent {
+					// Nothing went out: a status held back (say huma's 200
+					// before an encoder panicked) gives way to the 500.
+					rec.status, rec.pending = 0, false
+					rec.Header().Del("Content-Length")
+					rec.Header().Del("Content-Disposition")
 					writeProblem(rec, http.StatusInternalServerError, workspace.EINTERNAL, "Internal error.")
 				}
 			}

@@ -46,8 +46,13 @@ func TestHeadersAndLimits(t *testing.T) {
 			t.Errorf("%d answer of %d bytes: Content-Length %q, Transfer-Encoding %v", r.Status, len(r.Body), cl, r.TransferEncoding)
 		}
 	}
-	if r := h.do("GET", "/api/v1/messages?conversation_id=general&limit=60", u.Access, nil); len(r.Body) < 8<<10 {
-		t.Fatalf("the large answer is only %d bytes", len(r.Body))
+	big := h.do("GET", "/api/v1/messages?conversation_id=general&limit=60", u.Access, nil)
+	if len(big.Body) < 8<<10 {
+		t.Fatalf("the large answer is only %d bytes", len(big.Body))
+	}
+	head := h.do("HEAD", "/api/v1/messages?conversation_id=general&limit=60", u.Access, nil).want(t, 200)
+	if head.Header.Get("Content-Length") != strconv.Itoa(len(big.Body)) || len(head.Body) != 0 {
+		t.Errorf("HEAD: Content-Length %q (GET's body is %d bytes), body %d bytes", head.Header.Get("Content-Length"), len(big.Body), len(head.Body))
 	}
 	h.do("POST", "/api/v1/conversations/general/read", u.Access, nil).want(t, 204)
 
@@ -62,8 +67,8 @@ func TestHeadersAndLimits(t *testing.T) {
 	}
 
 	// Ensure a body over the limit is 413 and a non-JSON body 415.
-	big := `{"username":"` + strings.Repeat("a", 1<<17) + `","password":"12345678"}`
-	h.do("POST", "/api/v1/auth/register", "", big).want(t, 413)
+	huge := `{"username":"` + strings.Repeat("a", 1<<17) + `","password":"12345678"}`
+	h.do("POST", "/api/v1/auth/register", "", huge).want(t, 413)
 	req, _ := http.NewRequest("POST", h.srv.URL+"/api/v1/auth/login", strings.NewReader("login=a"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	res, err := h.client.Do(req)
