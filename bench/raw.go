@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"workspace/sqlite"
 )
 
 // rawDB does the server's message INSERT and page SELECT straight on the
@@ -22,13 +24,16 @@ type rawDB struct {
 	pool        *pgxpool.Pool // PostgreSQL
 }
 
+// readers is the size of sqlite.Open's read pool.
+func readers() int { return max(4, runtime.GOMAXPROCS(0)*2) }
+
 // sqliteDSN mirrors sqlite.Open: the writer gets _txlock=immediate, the
-// readers query_only.
+// readers query_only and their share of the page cache.
 func sqliteDSN(path string, readOnly bool) string {
 	p := []string{"busy_timeout(10000)", "auto_vacuum(incremental)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)"}
 	q := url.Values{}
 	if readOnly {
-		p = append(p, "query_only(1)")
+		p = append(p, "query_only(1)", sqlite.ReaderCacheSize(readers()))
 	} else {
 		q.Set("_txlock", "immediate")
 	}
@@ -66,7 +71,7 @@ func openRaw(ctx context.Context, engine, dsn string) (*rawDB, error) {
 		write.Close()
 		return nil, err
 	}
-	n := max(4, runtime.GOMAXPROCS(0)*2)
+	n := readers()
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 	r := &rawDB{write: write, read: read}

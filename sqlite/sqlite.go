@@ -38,6 +38,12 @@ func Migrations() fs.FS {
 	return sub
 }
 
+// ReaderCacheSize is the cache_size pragma of each of n read connections:
+// 32 MiB shared among them, and never below SQLite's 2 MiB default.
+func ReaderCacheSize(n int) string {
+	return fmt.Sprintf("cache_size(-%d)", max(2048, 32768/max(n, 1)))
+}
+
 // DB is a SQLite database.
 type DB struct {
 	path   string
@@ -93,13 +99,21 @@ func Open(path string) (*DB, error) {
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
 
-	rq := url.Values{"_pragma": append(pragmas["_pragma"], "query_only(1)")}
+	// Readers share 32 MiB of page cache (at least SQLite's 2 MiB default
+	// each): a page of 50 messages of a busy channel touches ~50 table
+	// pages, scattered among other channels' messages, and with 2 MiB a
+	// reader read them back from the OS page cache one pread at a time.
+	// With 8 MiB each (4 readers) page reads went from 2,072-2,733 to
+	// 3,085 req/s and the 1M ÷ 10k message p50 from 1.64-1.69 to 1.31;
+	// paced reads show no stall (p99 3.4 ms). The writer keeps the
+	// default: see above.
+	n := max(4, runtime.GOMAXPROCS(0)*2)
+	rq := url.Values{"_pragma": append(pragmas["_pragma"], "query_only(1)", ReaderCacheSize(n))}
 	read, err := sql.Open("sqlite", "file:"+path+"?"+rq.Encode())
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
-	n := max(4, runtime.GOMAXPROCS(0)*2)
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 
