@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
-	"runtime"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -24,16 +23,13 @@ type rawDB struct {
 	pool        *pgxpool.Pool // PostgreSQL
 }
 
-// readers is the size of sqlite.Open's read pool.
-func readers() int { return max(4, runtime.GOMAXPROCS(0)*2) }
-
 // sqliteDSN mirrors sqlite.Open: the writer gets _txlock=immediate, the
 // readers query_only and their share of the page cache.
 func sqliteDSN(path string, readOnly bool) string {
 	p := []string{"busy_timeout(10000)", "auto_vacuum(incremental)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)"}
 	q := url.Values{}
 	if readOnly {
-		p = append(p, "query_only(1)", sqlite.ReaderCacheSize(readers()))
+		p = append(p, "query_only(1)", sqlite.ReaderCacheSize(sqlite.ReadPoolSize()))
 	} else {
 		q.Set("_txlock", "immediate")
 	}
@@ -71,7 +67,7 @@ func openRaw(ctx context.Context, engine, dsn string) (*rawDB, error) {
 		write.Close()
 		return nil, err
 	}
-	n := readers()
+	n := sqlite.ReadPoolSize()
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 	r := &rawDB{write: write, read: read}

@@ -205,7 +205,7 @@ func (db *DB) storeSends(ctx context.Context, sends []send, errs []error) error 
 		if username != nil {
 			s.m.Username = *username
 		}
-		s.m.IsRead, s.m.CreatedAt, s.m.UpdatedAt, s.m.DeletedAt = s.ref.Kind == workspace.KindChannel, now, now, nil
+		s.m.CreatedAt, s.m.UpdatedAt, s.m.DeletedAt = now, now, nil
 	}
 	if notify != nil {
 		if _, err := br.Exec(); err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
-	"strings"
 	"testing"
 	"time"
 
@@ -61,7 +60,7 @@ func TestConformanceInternals(t *testing.T) {
 				if err != nil {
 					tb.Fatal(err)
 				}
-				out = append(out, strings.TrimSuffix(strings.TrimPrefix(fmt.Sprint(vals), "["), "]"))
+				out = append(out, fmt.Sprint(vals))
 			}
 			if err := rows.Err(); err != nil {
 				tb.Fatal(err)

@@ -38,6 +38,9 @@ func Migrations() fs.FS {
 	return sub
 }
 
+// ReadPoolSize is the number of read connections Open keeps.
+func ReadPoolSize() int { return max(4, runtime.GOMAXPROCS(0)*2) }
+
 // ReaderCacheSize is the cache_size pragma of each of n read connections:
 // 32 MiB shared among them, and never below SQLite's 2 MiB default.
 func ReaderCacheSize(n int) string {
@@ -107,7 +110,7 @@ func Open(path string) (*DB, error) {
 	// 3,085 req/s and the 1M ÷ 10k message p50 from 1.64-1.69 to 1.31;
 	// paced reads show no stall (p99 3.4 ms). The writer keeps the
 	// default: see above.
-	n := max(4, runtime.GOMAXPROCS(0)*2)
+	n := ReadPoolSize()
 	rq := url.Values{"_pragma": append(pragmas["_pragma"], "query_only(1)", ReaderCacheSize(n))}
 	read, err := sql.Open("sqlite", "file:"+path+"?"+rq.Encode())
 	if err != nil {

@@ -67,7 +67,7 @@ func TestConformanceInternals(t *testing.T) {
 				if err := rows.Scan(ptrs...); err != nil {
 					tb.Fatal(err)
 				}
-				out = append(out, strings.TrimSuffix(strings.TrimPrefix(fmt.Sprint(vals), "["), "]"))
+				out = append(out, fmt.Sprint(vals))
 			}
 			if err := rows.Err(); err != nil {
 				tb.Fatal(err)

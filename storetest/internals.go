@@ -23,8 +23,8 @@ type Internals struct {
 	RawMetadata func(tb testing.TB, s workspace.Store, id int) string
 	// Exec runs SQL statements (no parameters) on the store's database.
 	Exec func(tb testing.TB, s workspace.Store, sql string)
-	// Rows runs a query (no parameters) and returns each row's columns
-	// formatted with %v and joined by spaces.
+	// Rows runs a query (no parameters) and returns each row formatted
+	// with %v.
 	Rows func(tb testing.TB, s workspace.Store, query string) []string
 	// Migration returns the text of the store's migration file name.
 	Migration func(tb testing.TB, name string) string
