@@ -88,7 +88,10 @@ func newHarness(tb testing.TB, store workspace.Store, mutate ...func(*httpapi.Se
 		tb.Fatal(err)
 	}
 	api.Auth = a
-	srv := httptest.NewServer(api.Handler())
+	srv := httptest.NewUnstartedServer(api.Handler())
+	srv.Listener = httpapi.NewListener(srv.Listener) // as serve does
+	srv.Config.ConnContext = httpapi.ConnContext
+	srv.Start()
 	tb.Cleanup(srv.Close)
 	return &harness{t: tb, store: store, auth: a, api: api, srv: srv, client: srv.Client()}
 }

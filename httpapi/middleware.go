@@ -37,9 +37,10 @@ func requestID(ctx context.Context) string {
 // 28 % of the server's CPU in write(2).
 type statusRecorder struct {
 	http.ResponseWriter
-	status  int  // the first status written, for the log
-	pending bool // a final status is held back
-	sent    bool // the header went out
+	status  int       // the first status written, for the log
+	pending bool      // a final status is held back
+	sent    bool      // the header went out
+	conn    *holdConn // the connection, when it can hold writes (NewListener)
 }
 
 func (r *statusRecorder) WriteHeader(code int) {
@@ -75,11 +76,25 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 
 // WriteBody writes b as the whole body: with a Content-Length, unless the
 // header already went out or names one.
-func (r *statusRecorder) WriteBody(b []byte) (int, error) {
+func (r *statusRecorder) WriteBody(b []byte) (n int, err error) {
 	if !r.sent && r.Header().Get("Content-Length") == "" {
 		r.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	}
-	return r.Write(b)
+	if r.conn == nil || r.sent || len(b) < holdMin || len(b) > holdMax {
+		return r.Write(b)
+	}
+	// Headers and body in one write: the connection holds what net/http
+	// writes until the flush has pushed out its buffers (conn.go).
+	r.conn.hold()
+	defer func() { // deferred: a panic must not leave the connection holding
+		if serr := r.conn.send(); err == nil {
+			err = serr
+		}
+	}()
+	if n, err = r.Write(b); err != nil {
+		return n, err
+	}
+	return n, http.NewResponseController(r.ResponseWriter).Flush()
 }
 
 // FlushError passes a held-back status on first; http.ResponseController
@@ -108,6 +123,7 @@ func (s *Server) base(next http.Handler) http.Handler {
 			route = "unmatched"
 		}
 		rec := &statusRecorder{ResponseWriter: w}
+		rec.conn, _ = r.Context().Value(connKey{}).(*holdConn)
 		w = rec
 		s.Metrics.InFlight.Inc()
 		defer func() {

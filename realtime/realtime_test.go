@@ -83,7 +83,10 @@ func newInstance(tb testing.TB, store workspace.Store, n workspace.Notifier, tun
 	go func() { done <- hub.Run(ctx, started) }()
 	<-started
 	api := &httpapi.Server{Store: store, Auth: a, Realtime: hub, AllowRegistration: true}
-	srv := httptest.NewServer(api.Handler())
+	srv := httptest.NewUnstartedServer(api.Handler())
+	srv.Listener = httpapi.NewListener(srv.Listener) // as serve does
+	srv.Config.ConnContext = httpapi.ConnContext
+	srv.Start()
 	var once sync.Once
 	stop := func() { once.Do(func() { cancel(); <-done }) }
 	tb.Cleanup(func() { stop(); srv.Close() })

@@ -134,11 +134,13 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		ConnContext:       httpapi.ConnContext,
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
 	}
+	ln = httpapi.NewListener(ln)
 	servers := []*http.Server{srv}
 	listeners := []net.Listener{ln}
 	if cfg.MetricsAddr != "" {
