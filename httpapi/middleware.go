@@ -170,7 +170,7 @@ func (s *Server) base(next http.Handler) http.Handler {
 					writeProblem(rec, http.StatusInternalServerError, workspace.EINTERNAL, "Internal error.")
 				}
 			}
-			s.Logger.LogAttrs(ctx, slog.LevelInfo, "request",
+			s.RequestLog.LogAttrs(ctx, slog.LevelInfo, "request",
 				slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", loggedPath(r.URL.Path)),
 				slog.Int("status", rec.status), slog.Duration("duration", time.Since(start)), slog.String("ip", ip))
 		}()

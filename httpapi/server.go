@@ -27,6 +27,9 @@ type Server struct {
 	Store  workspace.Store
 	Auth   *auth.Service
 	Logger *slog.Logger
+	// RequestLog gets the line logged for every request; nil: Logger.
+	// serve gives it a buffered writer (internal/logbuf).
+	RequestLog *slog.Logger
 	// Metrics are exported on /metrics; Handler creates them (with the
 	// store's pool statistics) when nil.
 	Metrics *metrics.Metrics
@@ -55,6 +58,9 @@ type Server struct {
 func (s *Server) Handler() http.Handler {
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	if s.RequestLog == nil {
+		s.RequestLog = s.Logger
 	}
 	if s.MaxBodyBytes <= 0 {
 		s.MaxBodyBytes = 1 << 20

@@ -16,6 +16,7 @@ import (
 	"workspace"
 	"workspace/auth"
 	"workspace/httpapi"
+	"workspace/internal/logbuf"
 	"workspace/metrics"
 	"workspace/realtime"
 )
@@ -35,11 +36,20 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if metricsAddr != "" {
 		cfg.MetricsAddr = metricsAddr
 	}
-	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	// Request lines are buffered for at most requestLogFlush and written
+	// in batches; every other line goes out at once, after them.
+	logs := logbuf.New(stdout, requestLogFlush)
+	defer logs.Close()
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	logger := slog.New(slog.NewJSONHandler(logs.Direct(), opts))
+	requestLog := slog.New(slog.NewJSONHandler(logs, opts))
 	gcPercent, memLimit := tuneGC(getenv)
 	logger.Info("garbage collector", slog.Int("gogc", gcPercent), slog.Int64("memory_limit_bytes", memLimit))
-	return serve(ctx, cfg, logger, stdout)
+	return serve(ctx, cfg, logger, requestLog, stdout)
 }
+
+// requestLogFlush is the longest a request's log line waits to be written.
+const requestLogFlush = 200 * time.Millisecond
 
 // The garbage collector's defaults for serve, applied only where GOGC and
 // GOMEMLIMIT are unset (the Go runtime reads those itself). The live heap
@@ -69,7 +79,7 @@ func tuneGC(getenv func(string) string) (gcPercent int, memLimit int64) {
 }
 
 // serve runs the API until ctx is canceled, then drains in-flight requests.
-func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer) error {
+func serve(ctx context.Context, cfg Config, logger, requestLog *slog.Logger, stdout io.Writer) error {
 	db, kind, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
@@ -122,7 +132,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 		return fmt.Errorf("realtime: %w", err)
 	}
 	api := &httpapi.Server{
-		Store: db, Auth: authSvc, Logger: logger, Realtime: hub, Metrics: m,
+		Store: db, Auth: authSvc, Logger: logger, RequestLog: requestLog, Realtime: hub, Metrics: m,
 		AllowRegistration: cfg.AllowRegistration, AllowedOrigins: cfg.AllowedOrigins,
 		TrustedProxies: cfg.TrustedProxies, MaxBodyBytes: cfg.MaxBodyBytes,
 	}
