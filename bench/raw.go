@@ -151,15 +151,17 @@ func (r *rawDB) page(ctx context.Context, conv string, before int) (last, n int,
 		pgq, sq             string
 		args                []any
 	)
+	// The PostgreSQL store writes the LIMIT as a literal (postgres.pageLimit),
+	// so the raw query does too; SQLite binds it.
 	if before > 0 {
-		pgq, sq = `WHERE m.conversation_id = $1 AND m.id < $2 ORDER BY m.id DESC LIMIT $3`, `WHERE m.conversation_id = ? AND m.id < ? ORDER BY m.id DESC LIMIT ?`
+		pgq, sq = `WHERE m.conversation_id = $1 AND m.id < $2 ORDER BY m.id DESC LIMIT 51`, `WHERE m.conversation_id = ? AND m.id < ? ORDER BY m.id DESC LIMIT ?`
 		args = []any{conv, before, 51}
 	} else {
-		pgq, sq = `WHERE m.conversation_id = $1 ORDER BY m.id DESC LIMIT $2`, `WHERE m.conversation_id = ? ORDER BY m.id DESC LIMIT ?`
+		pgq, sq = `WHERE m.conversation_id = $1 ORDER BY m.id DESC LIMIT 51`, `WHERE m.conversation_id = ? ORDER BY m.id DESC LIMIT ?`
 		args = []any{conv, 51}
 	}
 	if r.pool != nil {
-		rows, err := r.pool.Query(ctx, rawColumns+pgq, args...)
+		rows, err := r.pool.Query(ctx, rawColumns+pgq, args[:len(args)-1]...)
 		if err != nil {
 			return 0, 0, err
 		}

@@ -61,3 +61,73 @@ func TestConversationPagePlan(t *testing.T) {
 		}
 	}
 }
+
+// Ensure a page of a large conversation runs on the prepared statement's
+// generic plan, not planned again on every read (see pageLimit): with a
+// LIMIT parameter, a conversation of 3,000 messages kept every execution
+// on a custom plan.
+func TestMessagePageGenericPlan(t *testing.T) {
+	ctx := context.Background()
+	// One connection, so the store's prepared statements are the ones
+	// pg_prepared_statements lists below.
+	db, err := Open(ctx, testpg.Schema(t), Options{MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var userID int
+	for _, q := range []string{
+		`INSERT INTO users (username, password_hash) VALUES ('planner', 'x') RETURNING id`,
+		`INSERT INTO conversations (id, kind, created_at) SELECT 'c' || i, 'channel', now() FROM generate_series(0, 1) i`,
+		`INSERT INTO messages (user_id, conversation_id, text, is_read)
+			SELECT (SELECT id FROM users), 'c' || (i % 2), 'message ' || i, true FROM generate_series(1, 6000) i`,
+		`ANALYZE messages`,
+	} {
+		if strings.HasSuffix(q, "RETURNING id") {
+			err = db.pool.QueryRow(ctx, q).Scan(&userID)
+		} else {
+			_, err = db.pool.Exec(ctx, q)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	for i := range 8 {
+		for _, f := range []workspace.MessageFilter{
+			{ConversationID: "c0", Limit: 50},
+			{ConversationID: "c1", Limit: 50, Before: 5000 - i},
+		} {
+			page, _, err := db.FindMessages(ctx, userID, f)
+			if err != nil || len(page) != 50 {
+				t.Fatalf("%+v: %d messages, %v", f, len(page), err)
+			}
+		}
+	}
+	rows, err := db.pool.Query(ctx, `SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements
+		WHERE statement LIKE '%FROM messages m JOIN users u%' AND statement NOT LIKE '%pg_prepared_statements%'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	seen := 0
+	for rows.Next() {
+		var stmt string
+		var generic, custom int64
+		if err := rows.Scan(&stmt, &generic, &custom); err != nil {
+			t.Fatal(err)
+		}
+		seen++
+		if generic == 0 {
+			t.Errorf("%d custom plans and no generic one for\n%s", custom, stmt)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if seen != 2 {
+		t.Fatalf("%d page statements prepared, want 2", seen)
+	}
+}
