@@ -59,7 +59,8 @@ func TestEndToEndSQLite(t *testing.T) {
 	}
 	for _, name := range []string{"send", "page", "conversations", "calendar", "lot", "mix", "mix + login flood",
 		"page @ 50% of peak", "conversations @ 50% of peak", "calendar @ 50% of peak",
-		"page @ 500 messages", "page @ 2,000 messages"} {
+		"page @ 500 messages", "page @ 2,000 messages",
+		"page @ 500 messages, same load", "page @ 2,000 messages, same load"} {
 		if byName[name] == nil {
 			t.Errorf("no scenario %q in %s", name, b)
 		}
@@ -72,8 +73,15 @@ func TestEndToEndSQLite(t *testing.T) {
 	if r := byName["mix + login flood"]; r != nil && r["flood_logins"] == nil {
 		t.Errorf("login flood made no login: %v", r)
 	}
-	if r := byName["page @ 2,000 messages"]; r != nil && r["p50_ratio"] == nil {
-		t.Errorf("no page size ratio: %v", r)
+	for _, name := range []string{"page @ 2,000 messages", "page @ 2,000 messages, same load"} {
+		if r := byName[name]; r != nil && r["p50_ratio"] == nil {
+			t.Errorf("%s: no page size ratio: %v", name, r)
+		}
+	}
+	// The same-load comparison offers both sizes one paced rate.
+	small, large := byName["page @ 500 messages, same load"], byName["page @ 2,000 messages, same load"]
+	if small == nil || large == nil || small["target_rps"] == nil || small["target_rps"] != large["target_rps"] || large["same_load"] != true {
+		t.Errorf("same-load comparison: %v / %v", small, large)
 	}
 	md, err := os.ReadFile(mdPath)
 	if err != nil {

@@ -31,7 +31,8 @@ type Result struct {
 	RawErrors int     `json:"raw_errors,omitempty"`
 	Ratio     float64 `json:"ratio,omitempty"`
 
-	// Paced runs: the requests/s aimed at (half the scenario's peak).
+	// Paced runs: the requests/s aimed at (half the scenario's peak; for
+	// the size comparison, half the lower of the two sizes' peaks).
 	TargetRPS float64 `json:"target_rps,omitempty"`
 
 	// The login flood: logins that succeeded, got 429, failed otherwise;
@@ -46,6 +47,9 @@ type Result struct {
 	// size the ratio of its p50 to the smaller one's.
 	Messages int     `json:"messages,omitempty"`
 	P50Ratio float64 `json:"p50_ratio,omitempty"`
+	// SameLoad: both sizes were offered the same paced load (half the
+	// lower of their peaks) rather than each running at its own peak.
+	SameLoad bool `json:"same_load,omitempty"`
 
 	// The server's peak resident set (VmHWM) at the end of the scenario.
 	PeakRSSMB float64 `json:"server_peak_rss_mb,omitempty"`
@@ -154,8 +158,12 @@ func (rep *report) markdown() string {
 				rep.Flood, cost, num(r.MixP99), num(r.P99), r.P99VsMix, r.FloodLogins, r.Flood429, r.FloodFailed)
 		}
 		if r.P50Ratio > 0 {
-			fmt.Fprintf(&b, "- Page latency by table size: p50 at %s messages ÷ p50 at %s = ×%.2f.\n",
-				thousands(r.Messages), thousands(rep.SmallMessages), r.P50Ratio)
+			how := "each at its peak (closed loop: latency follows throughput)"
+			if r.SameLoad {
+				how = fmt.Sprintf("both offered the same %s req/s", num(r.TargetRPS))
+			}
+			fmt.Fprintf(&b, "- Page latency by table size, %s: p50 at %s messages ÷ p50 at %s = ×%.2f.\n",
+				how, thousands(r.Messages), thousands(rep.SmallMessages), r.P50Ratio)
 		}
 	}
 	if rep.PeakRSSKB > 0 {
