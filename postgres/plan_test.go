@@ -10,6 +10,21 @@ import (
 	"workspace/internal/testpg"
 )
 
+// openMigrated opens a fresh migrated schema with at most maxConns
+// connections.
+func openMigrated(t *testing.T, maxConns int32) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), testpg.Schema(t), Options{MaxConns: maxConns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
 // Ensure the page of the conversation list can use the partial activity
 // indexes of migration 00009: its `kind = 'channel'` and `user_a = $1`
 // must imply their predicates, also in the generic plan a prepared
@@ -17,14 +32,7 @@ import (
 // tables are too small for the planner to prefer an index otherwise.
 func TestConversationPagePlan(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, testpg.Schema(t), Options{MaxConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := openMigrated(t, 2)
 	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -70,15 +78,9 @@ func TestMessagePageGenericPlan(t *testing.T) {
 	ctx := context.Background()
 	// One connection, so the store's prepared statements are the ones
 	// pg_prepared_statements lists below.
-	db, err := Open(ctx, testpg.Schema(t), Options{MaxConns: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := openMigrated(t, 1)
 	var userID int
+	var err error
 	for _, q := range []string{
 		`INSERT INTO users (username, password_hash) VALUES ('planner', 'x') RETURNING id`,
 		`INSERT INTO conversations (id, kind, created_at) SELECT 'c' || i, 'channel', now() FROM generate_series(0, 1) i`,
