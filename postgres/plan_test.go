@@ -133,3 +133,37 @@ func TestMessagePageGenericPlan(t *testing.T) {
 		t.Fatalf("%d page statements prepared, want 2", seen)
 	}
 }
+
+// Ensure the conversation list runs on a generic plan too (pageLimit).
+func TestConversationListGenericPlan(t *testing.T) {
+	ctx := context.Background()
+	db := openMigrated(t, 1)
+	var userID int
+	if err := db.pool.QueryRow(ctx, `INSERT INTO users (username, password_hash) VALUES ('lister', 'x') RETURNING id`).Scan(&userID); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO conversations (id, kind, created_at, last_message_id) SELECT 'c' || i, 'channel', now(), i FROM generate_series(1, 3000) i`,
+		`ANALYZE conversations`,
+	} {
+		if _, err := db.pool.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	cursor := ""
+	for range 8 {
+		list, next, err := db.FindConversations(ctx, userID, workspace.ConversationFilter{Limit: 50, Cursor: cursor})
+		if err != nil || len(list) != 50 {
+			t.Fatalf("%d conversations, %v", len(list), err)
+		}
+		cursor = next
+	}
+	var generic, custom int64
+	if err := db.pool.QueryRow(ctx, `SELECT generic_plans, custom_plans FROM pg_prepared_statements
+		WHERE statement LIKE 'WITH page AS%'`).Scan(&generic, &custom); err != nil {
+		t.Fatal(err)
+	}
+	if generic == 0 {
+		t.Errorf("conversation list: %d custom plans and no generic one", custom)
+	}
+}
