@@ -29,6 +29,10 @@ type Config struct {
 	HashConcurrency int
 	// HashWait is how long a login waits for a hashing slot before 429.
 	HashWait time.Duration
+	// HashDuty is the share of time a hashing slot may spend hashing
+	// (0 < HashDuty <= 1): after a hash the slot rests so long that it
+	// stays under it. 0 means 1, no rest.
+	HashDuty float64
 	// SessionCacheTTL is how long a checked session is trusted without
 	// asking the database again: the upper bound for a revocation made on
 	// another instance to take effect. It must stay under 5 s.
@@ -45,6 +49,7 @@ func DefaultConfig(secret []byte) Config {
 		BcryptCost:      DefaultBcryptCost,
 		HashConcurrency: max(1, runtime.GOMAXPROCS(0)/2),
 		HashWait:        5 * time.Second,
+		HashDuty:        0.5,
 		SessionCacheTTL: 4 * time.Second,
 	}
 }
@@ -94,7 +99,7 @@ func New(store workspace.Store, cfg Config) (*Service, error) {
 	if len(cfg.Secret) < 32 {
 		return nil, errors.New("auth: the JWT secret must be at least 32 bytes")
 	}
-	h, err := newHasher(cfg.BcryptCost, cfg.HashConcurrency, cfg.HashWait)
+	h, err := newHasher(cfg.BcryptCost, cfg.HashConcurrency, cfg.HashWait, cfg.HashDuty)
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
