@@ -37,6 +37,7 @@ func NewListener(ln net.Listener) net.Listener { return holdListener{ln} }
 // lets the request's response writer find its connection.
 func ConnContext(ctx context.Context, c net.Conn) context.Context {
 	if hc, ok := c.(*holdConn); ok {
+		ctx, hc.cancel = context.WithCancel(ctx)
 		return context.WithValue(ctx, connKey{}, hc)
 	}
 	return ctx
@@ -57,8 +58,9 @@ func (l holdListener) Accept() (net.Conn, error) {
 // sends, so the fields need no lock.
 type holdConn struct {
 	net.Conn
-	buf  *[]byte // held bytes; nil when not holding
-	werr error   // a failed send, returned by every later write
+	buf    *[]byte            // held bytes; nil when not holding
+	werr   error              // a failed send, returned by every later write
+	cancel context.CancelFunc // ends the connection's context (ConnContext)
 }
 
 var holdBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
@@ -82,8 +84,10 @@ func (c *holdConn) hold() {
 }
 
 // send writes what was held in one call and stops holding. If that write
-// fails the connection is closed, as net/http does after a failed write:
-// the bytes it thought written never went out.
+// fails the connection is closed and its context canceled, as net/http
+// does after a failed write: the bytes it thought written never went out,
+// and a handler (huma) that sees the context end takes the failure for a
+// client gone away, not for an error of its own.
 func (c *holdConn) send() error {
 	b := c.buf
 	if b == nil {
@@ -101,6 +105,9 @@ func (c *holdConn) send() error {
 	if err != nil {
 		c.werr = err
 		c.Conn.Close()
+		if c.cancel != nil {
+			c.cancel()
+		}
 	}
 	return err
 }
