@@ -246,8 +246,18 @@ func (db *DB) FindMessageByID(ctx context.Context, readerID, id int) (*workspace
 // 8 executions, with 0.09 ms of planning per 0.10 ms of execution; with
 // 10,000 messages the generic plan won and planning took 0.003 ms. With a
 // literal the generic plan is chosen after five executions at any size.
-// Each page size is its own cached statement; clients use a few.
-func pageLimit(n int) string { return ` LIMIT ` + strconv.Itoa(n) }
+//
+// Each literal is its own cached statement, so n is rounded up to one of
+// a few sizes (the caller keeps the rows it asked for): a client cycling
+// through every page size cannot churn the connections' statement caches.
+func pageLimit(n int) string {
+	for _, size := range []int{11, 26, 51, 101} {
+		if n <= size {
+			return ` LIMIT ` + strconv.Itoa(size)
+		}
+	}
+	return ` LIMIT ` + strconv.Itoa(max(n, workspace.MaxPageSize+1))
+}
 
 // FindMessages returns a page of a conversation. Each direction is its own
 // statement, so every plan is one range scan of (conversation_id, id).

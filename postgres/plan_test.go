@@ -134,7 +134,8 @@ func TestMessagePageGenericPlan(t *testing.T) {
 	}
 }
 
-// Ensure the conversation list runs on a generic plan too (pageLimit).
+// Ensure the conversation list runs on a generic plan too. It binds its
+// LIMIT, but its keyset bound keeps the generic plan's estimate small.
 func TestConversationListGenericPlan(t *testing.T) {
 	ctx := context.Background()
 	db := openMigrated(t, 1)
@@ -165,5 +166,22 @@ func TestConversationListGenericPlan(t *testing.T) {
 	}
 	if generic == 0 {
 		t.Errorf("conversation list: %d custom plans and no generic one", custom)
+	}
+}
+
+// Ensure every page size gets a LIMIT at least as large, from a handful
+// of literals (each literal is a cached statement per connection).
+func TestPageLimitSizes(t *testing.T) {
+	seen := map[string]bool{}
+	for n := 2; n <= workspace.MaxPageSize+1; n++ {
+		l := pageLimit(n)
+		var got int
+		if _, err := fmt.Sscanf(l, " LIMIT %d", &got); err != nil || got < n {
+			t.Fatalf("pageLimit(%d) = %q", n, l)
+		}
+		seen[l] = true
+	}
+	if len(seen) > 5 {
+		t.Fatalf("%d distinct limits: %v", len(seen), seen)
 	}
 }
