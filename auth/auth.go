@@ -193,9 +193,14 @@ func (s *Service) Login(ctx context.Context, login, password string) (*Tokens, *
 	}
 	succeeded = true
 
+	// The upgrade is best effort: a busy hasher (the slot still resting
+	// from the Verify above, with logins queued) must not turn a correct
+	// password into a 429; a later login upgrades the hash.
 	var rehash string
 	if upgrade {
-		if rehash, err = s.hash.Hash(ctx, password); err != nil {
+		if rehash, err = s.hash.Hash(ctx, password); err == errBusy {
+			rehash = ""
+		} else if err != nil {
 			return nil, nil, err
 		}
 	}

@@ -39,12 +39,13 @@ func ValidatePassword(field, pw string) error {
 // queues here instead of taking every core from other requests.
 //
 // Each slot also rests after a hash, so that it hashes at most a duty share
-// of the time: with the defaults (half the cores, duty 0.5) logins use at
-// most a quarter of the machine however many arrive. Without the rest a
-// login flood kept the slot busy back to back: on 2 cores the load
-// benchmark's mix lost a whole core to bcrypt (70 % of the server's CPU
-// samples) and its p99 rose 2.2-2.5x. The answer does not wait for the
-// rest; the next login does.
+// of the time: with the defaults (a slot per two cores, duty 0.5) logins use
+// at most a quarter of the cores however many arrive (half of one on a
+// single core). Without the rest a login flood kept the slot busy back to
+// back: on 2 cores the load benchmark's mix lost a whole core to bcrypt
+// (70 % of the server's CPU samples) and its p99 rose 2.2-2.5x. The answer
+// does not wait for the rest; the next hash does, including the second of
+// a password change (verify, then hash the new one).
 type hasher struct {
 	cost  int
 	slots chan struct{}
