@@ -80,7 +80,7 @@ func TestEndToEndSQLite(t *testing.T) {
 	}
 	// The same-load comparison offers both sizes one paced rate.
 	small, large := byName["page @ 500 messages, same load"], byName["page @ 2,000 messages, same load"]
-	if small == nil || large == nil || small["target_rps"] == nil || small["target_rps"] != large["target_rps"] || large["same_load"] != true {
+	if small == nil || large == nil || small["target_rps"] == nil || small["target_rps"] != large["target_rps"] || large["same_load"] != true || small["same_load"] != true {
 		t.Errorf("same-load comparison: %v / %v", small, large)
 	}
 	md, err := os.ReadFile(mdPath)

@@ -594,7 +594,8 @@ func (b *bench) runAll(ctx context.Context, t *target) ([]*Result, error) {
 			return nil, err
 		}
 		rs = apiResult(small, fmt.Sprintf("page @ %s messages, same load", thousands(o.smallMessages)), ls)
-		rs.Messages, rs.TargetRPS = o.smallMessages, 2*rate
+		// rate is in iterations per second, two requests each.
+		rs.Messages, rs.TargetRPS, rs.SameLoad = o.smallMessages, 2*rate, true
 		rl = apiResult(t, fmt.Sprintf("page @ %s messages, same load", thousands(t.messages)), ll)
 		rl.Messages, rl.TargetRPS, rl.SameLoad = t.messages, 2*rate, true
 		if rs.P50 > 0 {
