@@ -104,12 +104,18 @@ func (c *holdConn) send() error {
 	}
 	if err != nil {
 		c.werr = err
-		c.Conn.Close()
-		if c.cancel != nil {
-			c.cancel()
-		}
+		c.Close()
 	}
 	return err
+}
+
+// Close also ends the connection's context, so that a cancelable base
+// context (http.Server.BaseContext) does not keep one child per connection.
+func (c *holdConn) Close() error {
+	if c.cancel != nil {
+		c.cancel()
+	}
+	return c.Conn.Close()
 }
 
 // ReadFrom and CloseWrite keep what net/http looks for on a *net.TCPConn
