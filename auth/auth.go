@@ -29,9 +29,9 @@ type Config struct {
 	HashConcurrency int
 	// HashWait is how long a login waits for a hashing slot before 429.
 	HashWait time.Duration
-	// HashDuty is the share of time a hashing slot may spend hashing
-	// (0 < HashDuty <= 1): after a hash the slot rests so long that it
-	// stays under it. 0 means 1, no rest.
+	// HashDuty is the share of time a hash may compute in a burst of
+	// logins (0 < HashDuty <= 1): it rests at its pause points to stay
+	// under it. 0 means 1, no rest.
 	HashDuty float64
 	// SessionCacheTTL is how long a checked session is trusted without
 	// asking the database again: the upper bound for a revocation made on
@@ -193,9 +193,9 @@ func (s *Service) Login(ctx context.Context, login, password string) (*Tokens, *
 	}
 	succeeded = true
 
-	// The upgrade is best effort: a busy hasher (the slot still resting
-	// from the Verify above, with logins queued) must not turn a correct
-	// password into a 429; a later login upgrades the hash.
+	// The upgrade is best effort: a busy hasher (a flood of logins queued
+	// for the slot) must not turn a correct password into a 429; a later
+	// login upgrades the hash.
 	var rehash string
 	if upgrade {
 		if rehash, err = s.hash.Hash(ctx, password); err == errBusy {

@@ -6,6 +6,7 @@ package auth
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -38,41 +39,54 @@ func ValidatePassword(field, pw string) error {
 // hasher runs bcrypt with at most n hashes at a time, so a flood of logins
 // queues here instead of taking every core from other requests.
 //
-// Each slot also rests after a hash, so that it hashes at most a duty share
-// of the time: with the defaults (a slot per two cores, duty 0.5) logins use
-// at most a quarter of the cores however many arrive (half of one on a
-// single core). Without the rest a login flood kept the slot busy back to
-// back: on 2 cores the load benchmark's mix lost a whole core to bcrypt
-// (70 % of the server's CPU samples) and its p99 rose 2.2-2.5x. The answer
-// does not wait for the rest; the next hash does, including the second of
-// a password change (verify, then hash the new one).
+// In a burst of logins (others waiting for a slot, or a hash that starts
+// within one hash's length of the previous one's end) a hash also rests at
+// its pause points (bcrypt.go) so that it computes at most a duty share of
+// the time: with the defaults (a slot per two cores, duty 0.5) a flood gets
+// at most a quarter of the cores at any moment (half of one on a single
+// core). A login on a quiet server runs at full speed. Without the rests a
+// flood kept the slot busy back to back: on 2 cores the load benchmark's
+// mix lost a whole core to bcrypt (70 % of the server's CPU samples) and
+// its p99 rose 2.2-2.5x. The burst test matters: the login throttle lets
+// one attempt per client through at a time, so a flood from a few clients
+// never queues here, it follows on.
 type hasher struct {
-	cost  int
-	slots chan struct{}
-	wait  time.Duration
-	duty  float64
-	dummy []byte // compared against for unknown users: same work, same timing
+	cost    int
+	slots   chan struct{}
+	wait    time.Duration
+	duty    float64
+	waiting atomic.Int64 // logins waiting for a slot
+	burst   atomic.Int64 // UnixNano until which a new hash counts as a burst
+	dummy   []byte       // compared against for unknown users: same work, same timing
 
-	// after runs f once d has passed (time.AfterFunc; tests replace it).
-	after func(d time.Duration, f func())
+	// sleep rests (time.Sleep; tests replace it).
+	sleep func(time.Duration)
 }
 
 func newHasher(cost, concurrency int, wait time.Duration, duty float64) (*hasher, error) {
-	dummy, err := bcrypt.GenerateFromPassword([]byte("timing-equaliser"), cost)
-	if err != nil {
-		return nil, err
-	}
 	if duty <= 0 || duty > 1 {
 		duty = 1
 	}
-	return &hasher{cost: cost, slots: make(chan struct{}, max(1, concurrency)), wait: wait, duty: duty, dummy: dummy,
-		after: func(d time.Duration, f func()) { time.AfterFunc(d, f) }}, nil
+	h := &hasher{cost: cost, slots: make(chan struct{}, max(1, concurrency)), wait: wait, duty: duty, sleep: time.Sleep}
+	dummy, err := hashPassword([]byte("timing-equaliser"), cost, func() {})
+	if err != nil {
+		return nil, err
+	}
+	h.dummy = []byte(dummy)
+	return h, nil
 }
 
 // errBusy is returned when no hashing slot frees up in time.
 var errBusy = &workspace.Error{Code: workspace.ETOOMANY, Message: "Too many sign-ins at once; try again shortly.", RetryAfter: time.Second}
 
 func (h *hasher) acquire(ctx context.Context) error {
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	h.waiting.Add(1)
+	defer h.waiting.Add(-1)
 	t := time.NewTimer(h.wait)
 	defer t.Stop()
 	select {
@@ -85,14 +99,29 @@ func (h *hasher) acquire(ctx context.Context) error {
 	}
 }
 
-// release frees the slot taken at start, after its rest.
+// release frees the slot of a hash that began at start: a hash starting
+// within as long again belongs to the same burst.
 func (h *hasher) release(start time.Time) {
+	now := time.Now()
+	h.burst.Store(now.Add(now.Sub(start)).UnixNano())
+	<-h.slots
+}
+
+// pacer returns the pause function of one hash: at each pause point, in a
+// burst, it rests so long that the hash computes at most duty of the time
+// since the previous point.
+func (h *hasher) pacer() func() {
 	if h.duty >= 1 {
-		<-h.slots
-		return
+		return func() {}
 	}
-	worked := time.Since(start)
-	h.after(time.Duration(float64(worked)*(1-h.duty)/h.duty), func() { <-h.slots })
+	last := time.Now()
+	inBurst := last.UnixNano() < h.burst.Load()
+	return func() {
+		if inBurst || h.waiting.Load() > 0 {
+			h.sleep(time.Duration(float64(time.Since(last)) * (1 - h.duty) / h.duty))
+		}
+		last = time.Now()
+	}
 }
 
 // Hash returns the bcrypt hash of pw at the configured cost.
@@ -101,8 +130,7 @@ func (h *hasher) Hash(ctx context.Context, pw string) (string, error) {
 		return "", err
 	}
 	defer h.release(time.Now())
-	b, err := bcrypt.GenerateFromPassword([]byte(pw), h.cost)
-	return string(b), err
+	return hashPassword([]byte(pw), h.cost, h.pacer())
 }
 
 // Verify reports whether pw matches hash (any of $2a$, $2b$, $2y$), and
@@ -119,7 +147,7 @@ func (h *hasher) Verify(ctx context.Context, hash, pw string) (ok, upgrade bool,
 		target = h.dummy
 	}
 	// A mismatch and a malformed stored hash both refuse the login.
-	if bcrypt.CompareHashAndPassword(target, []byte(pw)) != nil || hash == "" {
+	if match, err := comparePassword(target, []byte(pw), h.pacer()); err != nil || !match || hash == "" {
 		return false, false, nil
 	}
 	cost, _ := bcrypt.Cost(target)
