@@ -152,16 +152,16 @@ func (r *rawDB) page(ctx context.Context, conv string, before int) (last, n int,
 		args                []any
 	)
 	// The PostgreSQL store writes the LIMIT as a literal (postgres.pageLimit),
-	// so the raw query does too; SQLite binds it.
+	// so the raw query does too; SQLite binds it (the last argument).
 	if before > 0 {
 		pgq, sq = `WHERE m.conversation_id = $1 AND m.id < $2 ORDER BY m.id DESC LIMIT 51`, `WHERE m.conversation_id = ? AND m.id < ? ORDER BY m.id DESC LIMIT ?`
-		args = []any{conv, before, 51}
+		args = []any{conv, before}
 	} else {
 		pgq, sq = `WHERE m.conversation_id = $1 ORDER BY m.id DESC LIMIT 51`, `WHERE m.conversation_id = ? ORDER BY m.id DESC LIMIT ?`
-		args = []any{conv, 51}
+		args = []any{conv}
 	}
 	if r.pool != nil {
-		rows, err := r.pool.Query(ctx, rawColumns+pgq, args[:len(args)-1]...)
+		rows, err := r.pool.Query(ctx, rawColumns+pgq, args...)
 		if err != nil {
 			return 0, 0, err
 		}
@@ -176,7 +176,7 @@ func (r *rawDB) page(ctx context.Context, conv string, before int) (last, n int,
 		}
 		return last, n, rows.Err()
 	}
-	rows, err := r.read.QueryContext(ctx, rawColumns+sq, args...)
+	rows, err := r.read.QueryContext(ctx, rawColumns+sq, append(args, 51)...)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -1,10 +1,10 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net"
-	"sync"
 )
 
 // Responses written whole (the JSON bodies, statusRecorder.WriteBody) go
@@ -58,20 +58,17 @@ func (l holdListener) Accept() (net.Conn, error) {
 // sends, so the fields need no lock.
 type holdConn struct {
 	net.Conn
-	buf    *[]byte            // held bytes; nil when not holding
+	buf    *bytes.Buffer      // held bytes (from bodyBuffers); nil when not holding
 	werr   error              // a failed send, returned by every later write
 	cancel context.CancelFunc // ends the connection's context (ConnContext)
 }
-
-var holdBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
 func (c *holdConn) Write(p []byte) (int, error) {
 	if c.werr != nil {
 		return 0, c.werr
 	}
 	if c.buf != nil {
-		*c.buf = append(*c.buf, p...)
-		return len(p), nil
+		return c.buf.Write(p)
 	}
 	return c.Conn.Write(p)
 }
@@ -79,7 +76,7 @@ func (c *holdConn) Write(p []byte) (int, error) {
 // hold starts holding writes.
 func (c *holdConn) hold() {
 	if c.buf == nil {
-		c.buf = holdBuffers.Get().(*[]byte)
+		c.buf = bodyBuffers.Get().(*bytes.Buffer)
 	}
 }
 
@@ -95,13 +92,10 @@ func (c *holdConn) send() error {
 	}
 	c.buf = nil
 	var err error
-	if len(*b) > 0 {
-		_, err = c.Conn.Write(*b)
+	if b.Len() > 0 {
+		_, err = c.Conn.Write(b.Bytes())
 	}
-	if cap(*b) <= holdMax+8<<10 {
-		*b = (*b)[:0]
-		holdBuffers.Put(b)
-	}
+	putBodyBuffer(b)
 	if err != nil {
 		c.werr = err
 		c.Close()

@@ -127,7 +127,8 @@ func (s *Server) publish(ctx context.Context, c workspace.Change) {
 // API returns the huma API (for tests that read the OpenAPI document).
 func (s *Server) API() huma.API { return s.api }
 
-// bodyBuffers recycles the buffers JSON responses are encoded into.
+// bodyBuffers recycles the buffers JSON responses are encoded into, and
+// those a connection holds a response in (holdConn).
 var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // putBodyBuffer returns buf to the pool, unless one large response grew it
