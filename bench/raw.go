@@ -18,9 +18,19 @@ import (
 // IMMEDIATE and a read-only pool, the same pragmas (sqlite.Open); on
 // PostgreSQL a pgxpool with the pool's defaults and the UTC session time
 // zone (postgres.Open).
+//
+// Statements are prepared once and reused, as the server does: pgx caches
+// them by itself; on SQLite the raw side holds *sql.Stmt for the server's
+// exact SQL (database/sql prepares each on every connection it runs on),
+// so neither side parses SQL per request. The raw side has none of the
+// server's own work-savers: no group commit of sends.
 type rawDB struct {
 	write, read *sql.DB       // SQLite
 	pool        *pgxpool.Pool // PostgreSQL
+
+	// SQLite: the server's INSERT on the writer, its newest-page and
+	// page-before SELECTs on the readers.
+	insertStmt, newestStmt, beforeStmt *sql.Stmt
 }
 
 // sqliteDSN mirrors sqlite.Open: the writer gets _txlock=immediate, the
@@ -75,6 +85,20 @@ func openRaw(ctx context.Context, engine, dsn string) (*rawDB, error) {
 		r.close()
 		return nil, err
 	}
+	for _, p := range []struct {
+		st **sql.Stmt
+		db *sql.DB
+		q  string
+	}{
+		{&r.insertStmt, write, sqliteInsert},
+		{&r.newestStmt, read, rawColumns + sqliteNewest},
+		{&r.beforeStmt, read, rawColumns + sqliteBefore},
+	} {
+		if *p.st, err = p.db.PrepareContext(ctx, p.q); err != nil {
+			r.close()
+			return nil, err
+		}
+	}
 	return r, nil
 }
 
@@ -83,9 +107,24 @@ func (r *rawDB) close() {
 		r.pool.Close()
 		return
 	}
+	for _, st := range []*sql.Stmt{r.insertStmt, r.newestStmt, r.beforeStmt} {
+		if st != nil {
+			st.Close()
+		}
+	}
 	r.read.Close()
 	r.write.Close()
 }
+
+// The server's SQLite INSERT (sqlite.insertMessage) and page SELECTs
+// (sqlite.DB.FindMessages), the same SQL: the CAST and + 0 keep the
+// cached plan once sqlite_stat4 exists (see there).
+const (
+	sqliteInsert = `INSERT INTO messages (user_id, conversation_id, text, is_read, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?) RETURNING id, (SELECT username FROM users WHERE id = ?)`
+	sqliteNewest = `WHERE m.conversation_id = CAST(? AS TEXT) ORDER BY m.id DESC LIMIT ?`
+	sqliteBefore = `WHERE m.conversation_id = CAST(? AS TEXT) AND m.id < ? + 0 ORDER BY m.id DESC LIMIT ?`
+)
 
 // insert is the INSERT of the server's CreateMessage (a channel message),
 // and only that: not the conversation and cursor upserts that keep the
@@ -110,9 +149,7 @@ func (r *rawDB) insert(ctx context.Context, userID int, conv, text string) error
 	// baseline no database could sustain and one that skipped the
 	// checkpoint work the server's COMMIT pays (~11 % of its send CPU).
 	ts := now.Format(sqliteTime)
-	rows, err := r.write.QueryContext(ctx, `INSERT INTO messages (user_id, conversation_id, text, is_read, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?) RETURNING id, (SELECT username FROM users WHERE id = ?)`,
-		userID, conv, text, true, ts, ts, userID)
+	rows, err := r.insertStmt.QueryContext(ctx, userID, conv, text, true, ts, ts, userID)
 	if err != nil {
 		return err
 	}
@@ -148,16 +185,17 @@ func (r *rawDB) page(ctx context.Context, conv string, before int) (last, n int,
 		deleted             *time.Time
 		sCreated, sUpdated  string
 		sDeleted            sql.NullString
-		pgq, sq             string
+		pgq                 string
+		st                  = r.newestStmt
 		args                []any
 	)
 	// The PostgreSQL store writes the LIMIT as a literal (postgres.pageLimit),
 	// so the raw query does too; SQLite binds it (the last argument).
 	if before > 0 {
-		pgq, sq = `WHERE m.conversation_id = $1 AND m.id < $2 ORDER BY m.id DESC LIMIT 51`, `WHERE m.conversation_id = ? AND m.id < ? ORDER BY m.id DESC LIMIT ?`
+		pgq, st = `WHERE m.conversation_id = $1 AND m.id < $2 ORDER BY m.id DESC LIMIT 51`, r.beforeStmt
 		args = []any{conv, before}
 	} else {
-		pgq, sq = `WHERE m.conversation_id = $1 ORDER BY m.id DESC LIMIT 51`, `WHERE m.conversation_id = ? ORDER BY m.id DESC LIMIT ?`
+		pgq = `WHERE m.conversation_id = $1 ORDER BY m.id DESC LIMIT 51`
 		args = []any{conv}
 	}
 	if r.pool != nil {
@@ -176,7 +214,7 @@ func (r *rawDB) page(ctx context.Context, conv string, before int) (last, n int,
 		}
 		return last, n, rows.Err()
 	}
-	rows, err := r.read.QueryContext(ctx, rawColumns+sq, append(args, 51)...)
+	rows, err := st.QueryContext(ctx, append(args, 51)...)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -172,7 +172,7 @@ func (rep *report) markdown() string {
 		b.WriteString("- Server peak RSS: unknown (pass -pid with -url).\n")
 	}
 	b.WriteString("- Requests: page = 2 per iteration (newest page, then the next by cursor); lot = 3 (create, processing, completed). " +
-		"Raw = the same INSERT / page SELECT on the same driver and settings, same concurrency, no HTTP; " +
+		"Raw = the same INSERT / page SELECT on the same driver and settings, prepared once, same concurrency, no HTTP; " +
 		"API and raw interleave in half-duration slices API, raw, raw, API (ABBA), each side's two halves merged, so drift over the run weighs the same on both.\n")
 	return b.String()
 }
