@@ -9,6 +9,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	segjson "github.com/segmentio/encoding/json"
+
+	"workspace"
 )
 
 // TestEndToEndSQLite runs the whole tool on SQLite with tiny sizes: build,
@@ -89,5 +93,48 @@ func TestEndToEndSQLite(t *testing.T) {
 	}
 	if !strings.Contains(string(md), "| send |") || !strings.Contains(string(md), "Server peak RSS") || string(md) != stdout.String() {
 		t.Errorf("Markdown:\n%s", md)
+	}
+}
+
+// TestPageScan checks the load generator's page scan against a full decode
+// of answers encoded as the server encodes them, with texts that look like
+// message objects.
+func TestPageScan(t *testing.T) {
+	now := time.Now().UTC()
+	texts := []string{"plain", `{"id":999,"user_id":1}`, `"quoted" {"id":7,`, "ünïcode ✓ \u2028", `\{"id":1,`, ""}
+	for n := 0; n <= len(texts); n++ {
+		var page struct {
+			Schema   string               `json:"$schema"`
+			Messages []*workspace.Message `json:"messages"`
+			HasMore  bool                 `json:"has_more"`
+		}
+		page.Schema = "http://127.0.0.1:1/api/v1/schemas/MessageListOutputBody.json"
+		page.Messages = []*workspace.Message{}
+		for i := range n {
+			m := &workspace.Message{ID: 1000 - i, UserID: i, Username: "u", ConversationID: "general", Text: texts[i], CreatedAt: now, UpdatedAt: now}
+			if i%2 == 1 {
+				m.DeletedAt = &now
+			}
+			page.Messages = append(page.Messages, m)
+		}
+		b, err := segjson.Marshal(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p pageBody
+		if err := p.scan(b); err != nil {
+			t.Fatalf("%d messages: %v\n%s", n, err, b)
+		}
+		wantLast := 0
+		if n > 0 {
+			wantLast = page.Messages[n-1].ID
+		}
+		if p.n != n || p.last != wantLast {
+			t.Fatalf("scan: %d messages, last %d; want %d, %d\n%s", p.n, p.last, n, wantLast, b)
+		}
+	}
+	var p pageBody
+	if err := p.scan([]byte(`{"title":"Unauthorized"}`)); err == nil {
+		t.Fatal("an answer without messages scanned")
 	}
 }

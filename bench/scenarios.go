@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -121,7 +122,11 @@ func (w *worker) request(ctx context.Context, method, path string, body []byte, 
 		}
 		return fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode(), b)
 	}
-	if out != nil {
+	switch out := out.(type) {
+	case nil:
+	case *pageBody:
+		return out.scan(b)
+	default:
 		// segmentio/encoding/json (the server encodes with it) is cheaper
 		// than encoding/json: the load generator shares the CPUs with the
 		// server, so what it spends decoding is taken from the server.
@@ -140,10 +145,44 @@ func opSend(ctx context.Context, w *worker) {
 	w.do(ctx, "POST", "/api/v1/messages", body, http.StatusCreated, nil)
 }
 
+// pageBody is what opPage needs of a page: how many messages it holds and
+// the id of the last one.
 type pageBody struct {
-	Messages []struct {
-		ID int `json:"id"`
-	} `json:"messages"`
+	n, last int
+}
+
+// messageStart begins every message object of a page: id is Message's
+// first field, and the server encodes fields in declaration order. It can
+// not occur inside a JSON string, where the quote would be escaped.
+var messageStart = []byte(`{"id":`)
+
+// scan reads a page answer by finding its messages' leading ids rather than
+// decoding it: the load generator shares the CPUs with the server, and
+// decoding every field of 50 messages was a fifth of its CPU per page
+// iteration. The test checks it against a full decode.
+func (p *pageBody) scan(b []byte) error {
+	i := bytes.Index(b, []byte(`"messages":[`))
+	if i < 0 {
+		return fmt.Errorf("page answer without messages: %.60q", b)
+	}
+	b = b[i:]
+	p.n, p.last = 0, 0
+	for {
+		i := bytes.Index(b, messageStart)
+		if i < 0 {
+			return nil
+		}
+		b = b[i+len(messageStart):]
+		end := bytes.IndexByte(b, ',')
+		if end < 0 {
+			return errors.New("page answer: message id not followed by a comma")
+		}
+		id, err := strconv.Atoi(string(b[:end]))
+		if err != nil {
+			return fmt.Errorf("page answer: message id: %w", err)
+		}
+		p.n, p.last = p.n+1, id
+	}
 }
 
 // opPage reads the newest page of 50 of a random channel, then the next
@@ -154,11 +193,11 @@ func opPage(ctx context.Context, w *worker) {
 	if !w.do(ctx, "GET", "/api/v1/messages?limit=50&conversation_id="+c, nil, http.StatusOK, &p) {
 		return
 	}
-	if len(p.Messages) != 50 {
-		w.fail(fmt.Errorf("newest page of %s: %d messages, want 50", c, len(p.Messages)))
+	if p.n != 50 {
+		w.fail(fmt.Errorf("newest page of %s: %d messages, want 50", c, p.n))
 		return
 	}
-	before := strconv.Itoa(p.Messages[len(p.Messages)-1].ID)
+	before := strconv.Itoa(p.last)
 	w.do(ctx, "GET", "/api/v1/messages?limit=50&conversation_id="+c+"&before="+before, nil, http.StatusOK, nil)
 }
 
