@@ -21,7 +21,7 @@ import (
 //
 // Statements are prepared once and reused, as the server does: pgx caches
 // them by itself; on SQLite the raw side holds *sql.Stmt for the server's
-// exact SQL (database/sql prepares each on every connection it runs on),
+// SQL (database/sql prepares each on every connection it runs on),
 // so neither side parses SQL per request. The raw side has none of the
 // server's own work-savers: no group commit of sends.
 type rawDB struct {
