@@ -199,7 +199,8 @@ type sizes struct {
 // apart up to now; a read cursor per user and channel a few messages (0–9)
 // behind the newest, as in a workspace people use, with the unread counters
 // the server keeps (migration 00010) computed; events spread over the
-// current year, owned by the users and attended by two others; lots in every
+// current year, owned by the users and attended by two others (bound to
+// their accounts, as the server binds them); lots in every
 // status. Then ANALYZE and a checkpoint, as a settled deployment would be.
 // It returns the events' year.
 func seed(ctx context.Context, engine, dsn string, users []*user, sz sizes) (int, error) {
@@ -272,6 +273,12 @@ func seedSQLite(ctx context.Context, path string, ids []int, names []string, sz 
 			  ` + sqliteTS("?7", "(i * 7919) % 525600 + 30 + (i % 4) * 30", "minutes") + `,
 			  'Room ' || (i % 10), json_array(` + nameAt("i + 1") + `, ` + nameAt("i + 2") + `), ?1, ?1
 			FROM k`},
+		// The server binds attendee names to accounts (migration 00006) with
+		// a copy of the event's times (00011); so does the seed.
+		{"event attendees", sz.events, `INSERT OR IGNORE INTO event_attendees (event_id, user_id, start_time, end_time)
+			SELECT DISTINCT e.id, u.id, e.start_time, e.end_time
+			FROM events e, json_each(e.attendees) AS a JOIN users u ON lower(u.username) = lower(a.value)
+			WHERE e.description = 'seeded by the load benchmark'`},
 		{"lots", sz.lots, count(sz.lots) + `INSERT INTO lots (user_id, status, item_count, description, received_at, processed_at, created_at, updated_at)
 			SELECT ` + userAt("i") + `,
 			  CASE i % 4 WHEN 0 THEN 'received' WHEN 1 THEN 'processing' WHEN 2 THEN 'completed' ELSE 'rejected' END,
@@ -345,6 +352,13 @@ func seedPostgres(ctx context.Context, dsn string, ids []int, names []string, sz
 			  $5::timestamp + ((i * 7919) % 525600 + 30 + (i % 4) * 30) * interval '1 minute',
 			  'Room ' || (i % 10), ARRAY[($4::text[])[1 + (i + 1) % $3], ($4::text[])[1 + (i + 2) % $3]], $6, $6
 			FROM generate_series(0::bigint, $1 - 1) i`, []any{sz.events, ids, n, names, yearBase, now}},
+		// The server binds attendee names to accounts (migration 00006) with
+		// a copy of the event's times (00011); so does the seed.
+		{"event attendees", sz.events, `INSERT INTO event_attendees (event_id, user_id, start_time, end_time)
+			SELECT DISTINCT e.id, u.id, e.start_time, e.end_time
+			FROM events e CROSS JOIN LATERAL unnest(e.attendees) AS a(name) JOIN users u ON lower(u.username) = lower(a.name)
+			WHERE e.description = 'seeded by the load benchmark'
+			ON CONFLICT (event_id, user_id) DO NOTHING`, nil},
 		{"lots", sz.lots, `INSERT INTO lots (user_id, status, item_count, description, received_at, processed_at, created_at, updated_at)
 			SELECT ($2::int[])[1 + i % $3], (ARRAY['received', 'processing', 'completed', 'rejected'])[1 + i % 4],
 			  1 + i % 100, 'Seeded lot ' || i, $4::timestamp + i * interval '1 minute',

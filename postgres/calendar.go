@@ -53,7 +53,9 @@ func visibleTo(p string) string {
 }
 
 // bindAttendees replaces the accounts bound to an event by those its
-// attendee names resolve to now (see migration 00006).
+// attendee names resolve to now (see migration 00006). Each row copies the
+// event's times as stored (migration 00011), so it runs after the event's
+// INSERT or UPDATE.
 func bindAttendees(ctx context.Context, tx *Tx, eventID int, names []string) error {
 	if _, err := tx.Exec(ctx, `DELETE FROM event_attendees WHERE event_id = $1`, eventID); err != nil {
 		return mapErr(err)
@@ -61,8 +63,9 @@ func bindAttendees(ctx context.Context, tx *Tx, eventID int, names []string) err
 	if len(names) == 0 {
 		return nil
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO event_attendees (event_id, user_id)
-		SELECT DISTINCT $1::integer, u.id FROM users u WHERE lower(u.username) = ANY($2) OR lower(u.email) = ANY($2)`, eventID, names)
+	_, err := tx.Exec(ctx, `INSERT INTO event_attendees (event_id, user_id, start_time, end_time)
+		SELECT DISTINCT e.id, u.id, e.start_time, e.end_time FROM events e, users u
+		WHERE e.id = $1 AND (lower(u.username) = ANY($2) OR lower(u.email) = ANY($2))`, eventID, names)
 	return mapErr(err)
 }
 
@@ -119,34 +122,50 @@ func (db *DB) FindPendingEvents(ctx context.Context, readerID int, cursor string
 // findEvents pages through a relation (the events table or the
 // pending_events view) by (start_time, id).
 func (db *DB) findEvents(ctx context.Context, relation string, readerID int, f workspace.CalendarEventFilter) ([]*workspace.CalendarEvent, string, error) {
-	cs, cid, hasCursor, err := workspace.DecodeTimeCursor(f.Cursor)
+	q, a, err := eventsQuery(relation, readerID, f)
 	if err != nil {
 		return nil, "", err
 	}
-	limit := workspace.PageLimit(f.Limit)
+	out, err := scanEvents(db.pool.Query(ctx, q, a...))
+	if err != nil {
+		return nil, "", err
+	}
+	out, next := workspace.PaginateEvents(out, workspace.PageLimit(f.Limit))
+	return out, next, nil
+}
+
+// eventsQuery is findEvents' SELECT of one page (limit + 1 rows) and its
+// arguments.
+func eventsQuery(relation string, readerID int, f workspace.CalendarEventFilter) (string, args, error) {
+	cs, cid, hasCursor, err := workspace.DecodeTimeCursor(f.Cursor)
+	if err != nil {
+		return "", nil, err
+	}
 	a := args{readerID}
 	// The reader's events are found through the two user indexes (owned,
 	// attended), as on SQLite, not by walking everyone's events by time
 	// with a visibility check each: the start_time index cannot bound a
 	// range from below by end_time, so a December month walked the whole
 	// year. pgbench over random months and readers: 894 -> 1,680 queries/s.
-	q := `SELECT ` + eventColumns + ` FROM ` + relation + ` e WHERE e.deleted_at IS NULL AND e.id IN
-		(SELECT id FROM events WHERE user_id = $1 UNION ALL SELECT event_id FROM event_attendees WHERE user_id = $1)`
+	// Both user indexes carry the times, so a range is tested inside them
+	// and only the events in it are read (migration 00011); the outer
+	// conditions on e stay the authority.
+	var window, outer string
 	if f.From != nil {
-		q += ` AND e.end_time > ` + a.add(f.From.UTC())
+		p := a.add(f.From.UTC())
+		window, outer = window+` AND end_time > `+p, outer+` AND e.end_time > `+p
 	}
 	if f.To != nil {
-		q += ` AND e.start_time < ` + a.add(f.To.UTC())
+		p := a.add(f.To.UTC())
+		window, outer = window+` AND start_time < `+p, outer+` AND e.start_time < `+p
 	}
+	q := `SELECT ` + eventColumns + ` FROM ` + relation + ` e WHERE e.deleted_at IS NULL AND e.id IN
+		(SELECT id FROM events WHERE user_id = $1` + window + `
+		 UNION ALL SELECT event_id FROM event_attendees WHERE user_id = $1` + window + `)` + outer
 	if hasCursor {
 		q += ` AND (e.start_time, e.id) > (` + a.add(cs.UTC()) + `, ` + a.add(cid) + `)`
 	}
-	out, err := scanEvents(db.pool.Query(ctx, q+` ORDER BY e.start_time, e.id LIMIT `+a.add(limit+1), a...))
-	if err != nil {
-		return nil, "", err
-	}
-	out, next := workspace.PaginateEvents(out, limit)
-	return out, next, nil
+	return q + ` ORDER BY e.start_time, e.id LIMIT ` + a.add(workspace.PageLimit(f.Limit)+1), a, nil
 }
 
 // UpdateCalendarEvent applies upd to one of the actor's events.
@@ -182,6 +201,9 @@ func (db *DB) UpdateCalendarEvent(ctx context.Context, id int, upd workspace.Cal
 		if err := bindAttendees(ctx, tx, id, e.Attendees); err != nil {
 			return nil, err
 		}
+	} else if _, err := tx.Exec(ctx, `UPDATE event_attendees SET start_time = $1, end_time = $2 WHERE event_id = $3`,
+		e.StartTime, e.EndTime, id); err != nil {
+		return nil, mapErr(err) // the attendees' copy of the times (migration 00011)
 	}
 	if err := insertActivity(ctx, tx, workspace.EventAudit(workspace.ActionEventUpdate, e, changed)); err != nil {
 		return nil, err

@@ -3,8 +3,10 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"workspace"
 	"workspace/internal/testpg"
@@ -25,12 +27,12 @@ func openMigrated(t *testing.T, maxConns int32) *DB {
 	return db
 }
 
-// Ensure the page of the conversation list can use the partial activity
-// indexes of migration 00009: its `kind = 'channel'` and `user_a = $1`
-// must imply their predicates, also in the generic plan a prepared
+// genericPlan prepares a statement on a fresh migrated schema and returns
+// the lines of EXPLAIN of its execution in the generic plan a prepared
 // statement ends up with. Sequential scans are switched off, as the test
 // tables are too small for the planner to prefer an index otherwise.
-func TestConversationPagePlan(t *testing.T) {
+func genericPlan(t *testing.T, prepare, execute string) []string {
+	t.Helper()
 	ctx := context.Background()
 	db := openMigrated(t, 2)
 	conn, err := db.pool.Acquire(ctx)
@@ -38,16 +40,12 @@ func TestConversationPagePlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Release()
-	for _, q := range []string{
-		`SET enable_seqscan = off`,
-		`SET plan_cache_mode = force_generic_plan`,
-		`PREPARE page(bigint, bigint, text, int) AS ` + conversationPage,
-	} {
+	for _, q := range []string{`SET enable_seqscan = off`, `SET plan_cache_mode = force_generic_plan`, prepare} {
 		if _, err := conn.Exec(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	rows, err := conn.Query(ctx, fmt.Sprintf(`EXPLAIN EXECUTE page(1, %d, '', 51)`, workspace.MaxID+1))
+	rows, err := conn.Query(ctx, `EXPLAIN `+execute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,6 +60,17 @@ func TestConversationPagePlan(t *testing.T) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
+	return plan
+}
+
+// Ensure the page of the conversation list can use the partial activity
+// indexes of migration 00009: its `kind = 'channel'` and `user_a = $1`
+// must imply their predicates, also in the generic plan a prepared
+// statement ends up with. Sequential scans are switched off, as the test
+// tables are too small for the planner to prefer an index otherwise.
+func TestConversationPagePlan(t *testing.T) {
+	plan := genericPlan(t, `PREPARE page(bigint, bigint, text, int) AS `+conversationPage,
+		fmt.Sprintf(`EXECUTE page(1, %d, '', 51)`, workspace.MaxID+1))
 	text := strings.Join(plan, "\n")
 	for _, idx := range []string{"idx_conversations_kind_activity", "idx_conversations_user_a_activity", "idx_conversations_user_b_activity"} {
 		if !strings.Contains(text, "Index Scan Backward using "+idx) {
@@ -183,5 +192,28 @@ func TestPageLimitSizes(t *testing.T) {
 	}
 	if len(seen) > 5 {
 		t.Fatalf("%d distinct limits: %v", len(seen), seen)
+	}
+}
+
+// Ensure a calendar range query tests the range inside the two user
+// indexes (migration 00011), in the generic plan too, rather than reading
+// every event of the reader.
+func TestCalendarRangePlan(t *testing.T) {
+	from := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	to := from.AddDate(0, 1, 0)
+	q, _, err := eventsQuery("events", 1, workspace.CalendarEventFilter{From: &from, To: &to})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := genericPlan(t, `PREPARE cal AS `+q, `EXECUTE cal(1, '2026-03-01', '2026-04-01', 51)`)
+	text := strings.Join(plan, "\n")
+	for _, idx := range []string{"idx_events_user_window", "idx_event_attendees_user_window"} {
+		i := slices.IndexFunc(plan, func(line string) bool { return strings.Contains(line, "using "+idx) })
+		if i < 0 || i+1 == len(plan) {
+			t.Fatalf("plan does not use %s:\n%s", idx, text)
+		}
+		if cond := plan[i+1]; !strings.Contains(cond, "Index Cond:") || !strings.Contains(cond, "end_time >") {
+			t.Fatalf("%s is not searched by end_time:\n%s", idx, text)
+		}
 	}
 }

@@ -62,7 +62,9 @@ func visibleTo(readerID int) (string, []any) {
 }
 
 // bindAttendees replaces the accounts bound to an event by those its
-// attendee names resolve to now (see migration 00006).
+// attendee names resolve to now (see migration 00006). Each row copies the
+// event's times as stored (migration 00011), so it runs after the event's
+// INSERT or UPDATE.
 func bindAttendees(ctx context.Context, tx *Tx, eventID int, names []string) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM event_attendees WHERE event_id = ?`, eventID); err != nil {
 		return mapErr(err)
@@ -70,9 +72,9 @@ func bindAttendees(ctx context.Context, tx *Tx, eventID int, names []string) err
 	if len(names) == 0 {
 		return nil
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO event_attendees (event_id, user_id)
-		SELECT DISTINCT ?, u.id FROM users u, json_each(?) AS a
-		WHERE lower(u.username) = a.value OR lower(u.email) = a.value`, eventID, attendeesArg(names))
+	_, err := tx.ExecContext(ctx, `INSERT INTO event_attendees (event_id, user_id, start_time, end_time)
+		SELECT DISTINCT e.id, u.id, e.start_time, e.end_time FROM events e, users u, json_each(?) AS a
+		WHERE e.id = ? AND (lower(u.username) = a.value OR lower(u.email) = a.value)`, attendeesArg(names), eventID)
 	return mapErr(err)
 }
 
@@ -131,18 +133,44 @@ func (db *DB) FindPendingEvents(ctx context.Context, readerID int, cursor string
 // findEvents pages through a relation (the events table or the
 // pending_events view) by (start_time, id).
 func (db *DB) findEvents(ctx context.Context, relation string, readerID int, f workspace.CalendarEventFilter) ([]*workspace.CalendarEvent, string, error) {
-	cs, cid, hasCursor, err := workspace.DecodeTimeCursor(f.Cursor)
+	q, args, err := eventsQuery(relation, readerID, f)
 	if err != nil {
 		return nil, "", err
 	}
-	limit := workspace.PageLimit(f.Limit)
+	out, err := scanEvents(db.read.QueryContext(ctx, q, args...))
+	if err != nil {
+		return nil, "", err
+	}
+	out, next := workspace.PaginateEvents(out, workspace.PageLimit(f.Limit))
+	return out, next, nil
+}
+
+// eventsQuery is findEvents' SELECT of one page (limit + 1 rows) and its
+// arguments.
+func eventsQuery(relation string, readerID int, f workspace.CalendarEventFilter) (string, []any, error) {
+	cs, cid, hasCursor, err := workspace.DecodeTimeCursor(f.Cursor)
+	if err != nil {
+		return "", nil, err
+	}
 	// The reader's events are found through the two user indexes (owned,
-	// attended) rather than by scanning the time range of everyone's. The
-	// parameters are expressions (? + 0, CAST(? AS TEXT)), not bare: see
-	// FindMessages (no re-prepare per binding after ANALYZE).
+	// attended) rather than by scanning the time range of everyone's, and
+	// both indexes carry the times, so a range is tested inside them and
+	// only the events in it are read (migration 00011). The outer
+	// conditions on e stay the authority. The parameters are expressions
+	// (? + 0, CAST(? AS TEXT)), not bare: see FindMessages (no re-prepare
+	// per binding after ANALYZE).
+	var window string
+	var windowArgs []any
+	if f.From != nil {
+		window, windowArgs = window+` AND end_time > CAST(? AS TEXT)`, append(windowArgs, fmtTime(*f.From))
+	}
+	if f.To != nil {
+		window, windowArgs = window+` AND start_time < CAST(? AS TEXT)`, append(windowArgs, fmtTime(*f.To))
+	}
 	q := `SELECT ` + eventColumns + ` FROM ` + relation + ` e WHERE e.deleted_at IS NULL AND e.id IN
-		(SELECT id FROM events WHERE user_id = ? + 0 UNION ALL SELECT event_id FROM event_attendees WHERE user_id = ? + 0)`
-	args := []any{readerID, readerID}
+		(SELECT id FROM events WHERE user_id = ? + 0` + window + `
+		 UNION ALL SELECT event_id FROM event_attendees WHERE user_id = ? + 0` + window + `)`
+	args := append(append(append(append([]any{}, readerID), windowArgs...), readerID), windowArgs...)
 	if f.From != nil {
 		q, args = q+` AND e.end_time > CAST(? AS TEXT)`, append(args, fmtTime(*f.From))
 	}
@@ -152,12 +180,7 @@ func (db *DB) findEvents(ctx context.Context, relation string, readerID int, f w
 	if hasCursor {
 		q, args = q+` AND (e.start_time, e.id) > (CAST(? AS TEXT), ? + 0)`, append(args, fmtTime(cs), cid)
 	}
-	out, err := scanEvents(db.read.QueryContext(ctx, q+` ORDER BY e.start_time, e.id LIMIT ?`, append(args, limit+1)...))
-	if err != nil {
-		return nil, "", err
-	}
-	out, next := workspace.PaginateEvents(out, limit)
-	return out, next, nil
+	return q + ` ORDER BY e.start_time, e.id LIMIT ?`, append(args, workspace.PageLimit(f.Limit)+1), nil
 }
 
 // UpdateCalendarEvent applies upd to one of the actor's events.
@@ -192,6 +215,9 @@ func (db *DB) UpdateCalendarEvent(ctx context.Context, id int, upd workspace.Cal
 		if err := bindAttendees(ctx, tx, id, e.Attendees); err != nil {
 			return nil, err
 		}
+	} else if _, err := tx.ExecContext(ctx, `UPDATE event_attendees SET start_time = ?, end_time = ? WHERE event_id = ?`,
+		fmtTime(e.StartTime), fmtTime(e.EndTime), id); err != nil {
+		return nil, mapErr(err) // the attendees' copy of the times (migration 00011)
 	}
 	if err := insertActivity(ctx, tx, workspace.EventAudit(workspace.ActionEventUpdate, e, changed)); err != nil {
 		return nil, err

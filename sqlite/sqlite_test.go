@@ -364,15 +364,10 @@ func TestWriteStatementCache(t *testing.T) {
 	}
 }
 
-// Ensure a page of the conversation list is three index range scans that
-// stop at the limit, never a scan of all conversations.
-func TestConversationPagePlan(t *testing.T) {
-	db := MustOpenDB(t)
-	ctx := context.Background()
-	if _, err := db.write.ExecContext(ctx, `ANALYZE`); err != nil {
-		t.Fatal(err)
-	}
-	rows, err := db.read.db.QueryContext(ctx, `EXPLAIN QUERY PLAN `+conversationPage, 1, workspace.MaxID+1, "", 51)
+// queryPlan returns the details of EXPLAIN QUERY PLAN of q.
+func queryPlan(t *testing.T, db *DB, q string, args ...any) []string {
+	t.Helper()
+	rows, err := db.read.db.QueryContext(context.Background(), `EXPLAIN QUERY PLAN `+q, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,6 +381,21 @@ func TestConversationPagePlan(t *testing.T) {
 		}
 		plan = append(plan, detail)
 	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return plan
+}
+
+// Ensure a page of the conversation list is three index range scans that
+// stop at the limit, never a scan of all conversations.
+func TestConversationPagePlan(t *testing.T) {
+	db := MustOpenDB(t)
+	ctx := context.Background()
+	if _, err := db.write.ExecContext(ctx, `ANALYZE`); err != nil {
+		t.Fatal(err)
+	}
+	plan := queryPlan(t, db, conversationPage, 1, workspace.MaxID+1, "", 51)
 	text := fmt.Sprint(plan)
 	for _, idx := range []string{"idx_conversations_kind_activity", "idx_conversations_user_a_activity", "idx_conversations_user_b_activity"} {
 		if !strings.Contains(text, idx) {
@@ -403,5 +413,30 @@ func TestConversationPagePlan(t *testing.T) {
 	// SCAN c is the page's own ≤ limit+1 rows; the table is never scanned.
 	if strings.Contains(text, "SCAN conversations") {
 		t.Fatalf("plan scans conversations:\n%s", strings.Join(plan, "\n"))
+	}
+}
+
+// Ensure a calendar range query tests the range inside the two user
+// indexes (migration 00011) and reads no event outside it.
+func TestCalendarRangePlan(t *testing.T) {
+	db := MustOpenDB(t)
+	ctx := context.Background()
+	if _, err := db.write.ExecContext(ctx, `ANALYZE`); err != nil {
+		t.Fatal(err)
+	}
+	from := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	to := from.AddDate(0, 1, 0)
+	q, args, err := eventsQuery("events", 1, workspace.CalendarEventFilter{From: &from, To: &to})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(queryPlan(t, db, q, args...), "\n")
+	for _, want := range []string{
+		"SEARCH events USING COVERING INDEX idx_events_user_window (user_id=? AND end_time>?)",
+		"SEARCH event_attendees USING COVERING INDEX idx_event_attendees_user_window (user_id=? AND end_time>?)",
+	} {
+		if !strings.Contains(text, want) {
+			t.Fatalf("plan lacks %q:\n%s", want, text)
+		}
 	}
 }

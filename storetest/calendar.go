@@ -172,6 +172,64 @@ func testCalendar(t *testing.T, newStore NewStore) {
 		wantCode(t, err, workspace.EINVALID)
 	})
 
+	// An attendee's range query selects the same events as the owner's, and
+	// follows an event whose times change (the attendee rows carry a copy
+	// of the times, migration 00011).
+	t.Run("RangeAttended", func(t *testing.T) {
+		s := newStore(t)
+		a := MustCreateUser(t, s, "alice", nil)
+		b := MustCreateUser(t, s, "bob", nil)
+		mustEvent(t, s, a, "before", day.Add(-2*time.Hour), time.Hour, "bob")
+		mustEvent(t, s, a, "touching", day.Add(-time.Hour), time.Hour, "bob")
+		mustEvent(t, s, a, "overlapStart", day.Add(-time.Hour), 2*time.Hour, "bob")
+		inside := mustEvent(t, s, a, "inside", day.Add(8*time.Hour), time.Hour, "bob")
+		mustEvent(t, s, a, "spanning", day.Add(-24*time.Hour), 72*time.Hour, "bob")
+		mustEvent(t, s, a, "atEnd", day.Add(24*time.Hour), time.Hour, "bob")
+		mustEvent(t, s, a, "notBob", day.Add(9*time.Hour), time.Hour)
+		later := mustEvent(t, s, a, "later", day.Add(7*24*time.Hour), time.Hour)
+		rangeOf := func(u *workspace.User, from time.Time) string {
+			t.Helper()
+			to := from.Add(24 * time.Hour)
+			got, _, err := s.FindCalendarEvents(context.Background(), u.ID, workspace.CalendarEventFilter{From: &from, To: &to})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return titles(got)
+		}
+		if got, want := rangeOf(b, day), "[spanning overlapStart inside]"; got != want {
+			t.Fatalf("bob's range = %s, want %s", got, want)
+		}
+		if got, want := rangeOf(a, day), "[spanning overlapStart inside notBob]"; got != want {
+			t.Fatalf("alice's range = %s, want %s", got, want)
+		}
+		// Moved a week on, times only: it leaves bob's day and joins his week after.
+		start, end := day.Add(7*24*time.Hour+10*time.Hour), day.Add(7*24*time.Hour+11*time.Hour)
+		if _, err := s.UpdateCalendarEvent(ctxAs(a), inside.ID, workspace.CalendarEventUpdate{StartTime: &start, EndTime: &end}); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := rangeOf(b, day), "[spanning overlapStart]"; got != want {
+			t.Fatalf("bob's range after the move = %s, want %s", got, want)
+		}
+		if got, want := rangeOf(b, day.Add(7*24*time.Hour)), "[inside]"; got != want {
+			t.Fatalf("bob's range a week on = %s, want %s", got, want)
+		}
+		// Times and attendees at once: bob joins "later", moved to the day.
+		start, end = day.Add(12*time.Hour), day.Add(13*time.Hour)
+		if _, err := s.UpdateCalendarEvent(ctxAs(a), later.ID, workspace.CalendarEventUpdate{StartTime: &start, EndTime: &end, Attendees: &[]string{"bob"}}); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := rangeOf(b, day), "[spanning overlapStart later]"; got != want {
+			t.Fatalf("bob's range after the second move = %s, want %s", got, want)
+		}
+		// Removed from the attendees: gone from his range.
+		if _, err := s.UpdateCalendarEvent(ctxAs(a), later.ID, workspace.CalendarEventUpdate{Attendees: &[]string{}}); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := rangeOf(b, day), "[spanning overlapStart]"; got != want {
+			t.Fatalf("bob's range after leaving = %s, want %s", got, want)
+		}
+	})
+
 	// Ensure the pending_events view shows upcoming live events only.
 	t.Run("Pending", func(t *testing.T) {
 		s := newStore(t)

@@ -36,6 +36,48 @@ func RunInternals(t *testing.T, newStore NewStore, in Internals) {
 	t.Run("Activity/Encrypted", func(t *testing.T) { testEncrypted(t, newStore, in) })
 	t.Run("Unread/Backfill", func(t *testing.T) { testUnreadBackfill(t, newStore, in) })
 	t.Run("Unread/Mends", func(t *testing.T) { testUnreadMends(t, newStore, in) })
+	t.Run("Calendar/AttendeeTimesBackfill", func(t *testing.T) { testAttendeeTimesBackfill(t, newStore, in) })
+}
+
+// testAttendeeTimesBackfill ensures migration 00011 copies each event's
+// times to its attendee rows exactly as the store keeps them: the rows are
+// built through the store (created, moved, rebound), their times are
+// overwritten, the migration's UPDATE runs again, and every row must come
+// back.
+func testAttendeeTimesBackfill(t *testing.T, newStore NewStore, in Internals) {
+	s := newStore(t)
+	a := MustCreateUser(t, s, "ann", nil)
+	MustCreateUser(t, s, "ben", nil)
+	MustCreateUser(t, s, "cat", nil)
+	day := time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)
+	first := mustEvent(t, s, a, "first", day, time.Hour, "ben", "cat")
+	second := mustEvent(t, s, a, "second", day.Add(48*time.Hour), 90*time.Minute, "ben")
+	mustEvent(t, s, a, "third", day.Add(-72*time.Hour), 30*time.Minute, "cat", "nobody")
+	start, end := day.Add(5*time.Hour), day.Add(7*time.Hour)
+	if _, err := s.UpdateCalendarEvent(ctxAs(a), first.ID, workspace.CalendarEventUpdate{StartTime: &start, EndTime: &end}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateCalendarEvent(ctxAs(a), second.ID, workspace.CalendarEventUpdate{EndTime: &end, StartTime: &start, Attendees: &[]string{"cat"}}); err != nil {
+		t.Fatal(err)
+	}
+	const rows = `SELECT event_id, user_id, start_time, end_time FROM event_attendees ORDER BY event_id, user_id`
+	want := in.Rows(t, s, rows)
+	if len(want) != 4 {
+		t.Fatalf("%d attendee rows, want 4:\n%s", len(want), strings.Join(want, "\n"))
+	}
+	in.Exec(t, s, `UPDATE event_attendees SET start_time = '2000-01-01 00:00:00', end_time = '2000-01-02 00:00:00'`)
+	if got := in.Rows(t, s, rows); slices.Equal(got, want) {
+		t.Fatal("overwriting the times changed nothing")
+	}
+	up := in.Migration(t, "00011_calendar_window.sql")
+	i := strings.Index(up, "UPDATE event_attendees")
+	if i < 0 {
+		t.Fatal("migration 00011 has no UPDATE of event_attendees")
+	}
+	in.Exec(t, s, up[i:i+strings.Index(up[i:], ";")+1])
+	if got := in.Rows(t, s, rows); !slices.Equal(got, want) {
+		t.Fatalf("backfilled attendee times:\n%s\nkept:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }
 
 // testUnreadMends ensures counters put off by writes that did not keep
