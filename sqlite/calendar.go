@@ -170,7 +170,8 @@ func eventsQuery(relation string, readerID int, f workspace.CalendarEventFilter)
 	q := `SELECT ` + eventColumns + ` FROM ` + relation + ` e WHERE e.deleted_at IS NULL AND e.id IN
 		(SELECT id FROM events WHERE user_id = ? + 0` + window + `
 		 UNION ALL SELECT event_id FROM event_attendees WHERE user_id = ? + 0` + window + `)`
-	args := append(append(append(append([]any{}, readerID), windowArgs...), readerID), windowArgs...)
+	args := append([]any{readerID}, windowArgs...)       // the owned events' subquery
+	args = append(append(args, readerID), windowArgs...) // the attended ones'
 	if f.From != nil {
 		q, args = q+` AND e.end_time > CAST(? AS TEXT)`, append(args, fmtTime(*f.From))
 	}
