@@ -15,15 +15,7 @@ import (
 // database of its own, so other tests still see it missing.
 func TestSlowQueriesExtension(t *testing.T) {
 	ctx := context.Background()
-	dsn, _ := testpg.Database(t)
-	db, err := postgres.Open(ctx, dsn, postgres.Options{MaxConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := openMigrated(t)
 	r, err := db.DBSlowQueries(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -49,4 +41,46 @@ func TestSlowQueriesExtension(t *testing.T) {
 	case !preloaded && (r.Available || !strings.Contains(r.Reason, "not loaded") || !strings.Contains(r.Reason, "shared_preload_libraries")):
 		t.Fatalf("with the extension created but not preloaded: %+v", r)
 	}
+}
+
+// TestSettingsAdvice checks the startup advice against the server's own
+// autovacuum setting: one line naming it when it is off, none when on.
+func TestSettingsAdvice(t *testing.T) {
+	ctx := context.Background()
+	db := openMigrated(t)
+	var setting string
+	if err := db.Pool().QueryRow(ctx, "SHOW autovacuum").Scan(&setting); err != nil {
+		t.Fatal(err)
+	}
+	advice, err := db.SettingsAdvice(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch setting {
+	case "on":
+		if len(advice) != 0 {
+			t.Fatalf("autovacuum on: advice %q", advice)
+		}
+	case "off":
+		if len(advice) != 1 || !strings.Contains(advice[0], "autovacuum off") {
+			t.Fatalf("autovacuum off: advice %q", advice)
+		}
+	default:
+		t.Fatalf("SHOW autovacuum = %q", setting)
+	}
+}
+
+// openMigrated opens a migrated database of the test's own.
+func openMigrated(t *testing.T) *postgres.DB {
+	t.Helper()
+	dsn, _ := testpg.Database(t)
+	db, err := postgres.Open(context.Background(), dsn, postgres.Options{MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return db
 }

@@ -98,6 +98,17 @@ func serve(ctx context.Context, cfg Config, logger, requestLog *slog.Logger, std
 			logger.Info("migration applied", slog.String("file", name))
 		}
 	}
+	if a, ok := db.(interface {
+		SettingsAdvice(context.Context) ([]string, error)
+	}); ok {
+		advice, err := a.SettingsAdvice(ctx)
+		if err != nil {
+			return err
+		}
+		for _, line := range advice {
+			logger.Warn(line)
+		}
+	}
 	if len(cfg.AuditKeys) == 0 && kind == "postgres" {
 		logger.Warn("AUDIT_ENCRYPTION_KEYS is not set: sensitive audit metadata (" + strings.Join(sensitiveKeys(cfg), ", ") + ") is stored unencrypted")
 	}
