@@ -138,3 +138,55 @@ func TestPageScan(t *testing.T) {
 		t.Fatal("an answer without messages scanned")
 	}
 }
+
+// TestSettle checks the stand-in for autovacuum on PostgreSQL: with the
+// server's autovacuum off it vacuums the run's database (a table whose rows
+// were all deleted is truncated to nothing), with it on it leaves the
+// database to the server.
+func TestSettle(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	admin := os.Getenv("WORKSPACE_TEST_POSTGRES")
+	if admin == "" {
+		admin = DefaultPostgresAdmin
+	}
+	dsn, drop, err := createDatabase(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := drop(); err != nil {
+			t.Error(err)
+		}
+	})
+	r, err := openRaw(ctx, "postgres", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.close()
+	if _, err := r.pool.Exec(ctx, `CREATE TABLE churn (id int, pad text);
+		INSERT INTO churn SELECT i, repeat('x', 200) FROM generate_series(1, 2000) i;
+		DELETE FROM churn`); err != nil {
+		t.Fatal(err)
+	}
+	size := func() (n int64) {
+		if err := r.pool.QueryRow(ctx, `SELECT pg_relation_size('churn')`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	r.autovacuum = true
+	if v, err := r.settle(ctx); err != nil || v {
+		t.Fatalf("autovacuum on: settle = %v, %v; want false, nil", v, err)
+	}
+	if size() == 0 {
+		t.Fatal("autovacuum on: the table was vacuumed")
+	}
+	r.autovacuum = false
+	if v, err := r.settle(ctx); err != nil || !v {
+		t.Fatalf("autovacuum off: settle = %v, %v; want true, nil", v, err)
+	}
+	if n := size(); n != 0 {
+		t.Fatalf("autovacuum off: %d bytes left after settle, want 0", n)
+	}
+}

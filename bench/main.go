@@ -193,7 +193,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rep := &report{
 		Engine: o.engine, Messages: o.messages, Concurrency: o.concurrency, Duration: o.duration,
 		Flood: o.flood, BcryptCost: o.bcryptCost, Results: results, PeakRSSKB: main.peakRSS(),
-		SmallMessages: o.smallMessages, Started: b.started,
+		SmallMessages: o.smallMessages, Started: b.started, Vacuumed: b.vacuumed,
 	}
 	if o.url != "" {
 		rep.BcryptCost = 0 // the running server's own
@@ -223,6 +223,10 @@ type bench struct {
 	log     io.Writer
 	started time.Time
 	undo    []func()
+
+	// vacuumed: the PostgreSQL server has autovacuum off and the run
+	// vacuumed between scenarios instead (rawDB.settle).
+	vacuumed bool
 }
 
 func (b *bench) logf(format string, args ...any) {

@@ -118,6 +118,7 @@ type report struct {
 	Duration      time.Duration
 	Started       time.Time
 	PeakRSSKB     int64
+	Vacuumed      bool // see bench.vacuumed
 	Results       []*Result
 }
 
@@ -170,6 +171,10 @@ func (rep *report) markdown() string {
 		fmt.Fprintf(&b, "- Server peak RSS (VmHWM) over the run: %.1f MB.\n", float64(rep.PeakRSSKB)/1024)
 	} else {
 		b.WriteString("- Server peak RSS: unknown (pass -pid with -url).\n")
+	}
+	if rep.Vacuumed {
+		b.WriteString("- The PostgreSQL server runs with autovacuum off: the bench ran VACUUM (ANALYZE) on its database before each scenario instead, " +
+			"so no scenario read the dead rows of the ones before it.\n")
 	}
 	b.WriteString("- Requests: page = 2 per iteration (newest page, then the next by cursor); lot = 3 (create, processing, completed). " +
 		"Raw = the same INSERT / page SELECT on the same driver and settings, prepared once, same concurrency, no HTTP; " +

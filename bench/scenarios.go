@@ -466,7 +466,16 @@ func (b *bench) runAll(ctx context.Context, t *target) ([]*Result, error) {
 		b.logf("%-28s %s", name, r.summary())
 		return r
 	}
+	// settle runs before each scenario (raw.settle).
+	settle := func() error {
+		v, err := raw.settle(ctx)
+		b.vacuumed = b.vacuumed || v
+		return err
+	}
 	measure := func(t *target, name string, fn op, rate float64) (*Result, load, error) {
+		if err := settle(); err != nil {
+			return nil, load{}, err
+		}
 		l, err := apiLoad(t, fn, rate, o.duration)
 		if err != nil {
 			return nil, l, err
@@ -483,6 +492,9 @@ func (b *bench) runAll(ctx context.Context, t *target) ([]*Result, error) {
 	// warming each slice pays that switch the same way on both sides.
 	measureABBA := func(t *target, name string, fn, rawFn op) (*Result, load, error) {
 		half := o.duration / 2
+		if err := settle(); err != nil {
+			return nil, load{}, err
+		}
 		var apiSide, rawSide load
 		for _, isAPI := range []bool{true, false, false, true} {
 			if isAPI {
@@ -616,6 +628,9 @@ func (b *bench) runAll(ctx context.Context, t *target) ([]*Result, error) {
 			}
 			return ls, ll, nil
 		}
+		if err := settle(); err != nil {
+			return nil, err
+		}
 		ls, ll, err := compare(0)
 		if err != nil {
 			return nil, err
@@ -629,6 +644,9 @@ func (b *bench) runAll(ctx context.Context, t *target) ([]*Result, error) {
 		}
 		results = append(results, rs, rl)
 		rate := min(float64(ls.iterations)/ls.elapsed.Seconds(), float64(ll.iterations)/ll.elapsed.Seconds()) / 2
+		if err := settle(); err != nil {
+			return nil, err
+		}
 		if ls, ll, err = compare(rate); err != nil {
 			return nil, err
 		}
