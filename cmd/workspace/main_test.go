@@ -131,15 +131,24 @@ func TestServeSQLiteZeroConfig(t *testing.T) {
 	}
 }
 
-// Ensure `serve` on PostgreSQL migrates the database, and refuses to start
-// without JWT_SECRET.
+// Ensure `serve` on PostgreSQL migrates the database, refuses to start
+// without JWT_SECRET, and warns at start exactly when the server's
+// autovacuum is off.
 func TestServePostgres(t *testing.T) {
 	dsn := testpg.Schema(t)
 	err := run(context.Background(), []string{"serve", "-addr", "127.0.0.1:0"}, env("DATABASE_URL", dsn), nil, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "JWT_SECRET") {
 		t.Fatalf("serve without JWT_SECRET: %v", err)
 	}
-	url, _ := MustRunServe(t, nil, env("DATABASE_URL", dsn, "JWT_SECRET", strings.Repeat("k", 40)))
+	url, lines, _ := MustRunServeOutput(t, nil, env("DATABASE_URL", dsn, "JWT_SECRET", strings.Repeat("k", 40)))
+	var autovacuum string
+	if err := testpg.Admin(t).QueryRow(context.Background(), "SHOW autovacuum").Scan(&autovacuum); err != nil {
+		t.Fatal(err)
+	}
+	warned := strings.Contains(strings.Join(lines, "\n"), "autovacuum off")
+	if warned != (autovacuum == "off") {
+		t.Errorf("autovacuum = %s, warned = %v; start-up lines:\n%s", autovacuum, warned, strings.Join(lines, "\n"))
+	}
 	if code, _ := post(t, url+"/api/v1/auth/register", "", map[string]any{"username": "alice", "password": "password-1"}); code != 201 {
 		t.Fatalf("register: %d", code)
 	}

@@ -98,12 +98,14 @@ func serve(ctx context.Context, cfg Config, logger, requestLog *slog.Logger, std
 			logger.Info("migration applied", slog.String("file", name))
 		}
 	}
+	// Advice on the database server's settings is only advice: a failure
+	// to read them is logged, not a reason to stay down.
 	if a, ok := db.(interface {
 		SettingsAdvice(context.Context) ([]string, error)
 	}); ok {
 		advice, err := a.SettingsAdvice(ctx)
 		if err != nil {
-			return err
+			logger.Warn("cannot read the database server's settings", slog.Any("err", err))
 		}
 		for _, line := range advice {
 			logger.Warn(line)
