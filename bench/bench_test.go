@@ -13,6 +13,7 @@ import (
 	segjson "github.com/segmentio/encoding/json"
 
 	"workspace"
+	"workspace/internal/testpg"
 )
 
 // TestEndToEndSQLite runs the whole tool on SQLite with tiny sizes: build,
@@ -146,25 +147,15 @@ func TestPageScan(t *testing.T) {
 func TestSettle(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	admin := os.Getenv("WORKSPACE_TEST_POSTGRES")
-	if admin == "" {
-		admin = DefaultPostgresAdmin
-	}
-	dsn, drop, err := createDatabase(ctx, admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := drop(); err != nil {
-			t.Error(err)
-		}
-	})
+	dsn, _ := testpg.Database(t)
 	r, err := openRaw(ctx, "postgres", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.close()
-	if _, err := r.pool.Exec(ctx, `CREATE TABLE churn (id int, pad text);
+	// The table is kept from the server's own autovacuum, which would
+	// otherwise be free to vacuum it first where it is on.
+	if _, err := r.pool.Exec(ctx, `CREATE TABLE churn (id int, pad text) WITH (autovacuum_enabled = off);
 		INSERT INTO churn SELECT i, repeat('x', 200) FROM generate_series(1, 2000) i;
 		DELETE FROM churn`); err != nil {
 		t.Fatal(err)

@@ -173,7 +173,7 @@ func (rep *report) markdown() string {
 		b.WriteString("- Server peak RSS: unknown (pass -pid with -url).\n")
 	}
 	if rep.Vacuumed {
-		b.WriteString("- The PostgreSQL server runs with autovacuum off: the bench ran VACUUM (ANALYZE) on its database before each scenario instead, " +
+		b.WriteString("- The PostgreSQL server runs with autovacuum off: the bench ran VACUUM (ANALYZE) on the database it measures before each scenario instead, " +
 			"so no scenario read the dead rows of the ones before it.\n")
 	}
 	b.WriteString("- Requests: page = 2 per iteration (newest page, then the next by cursor); lot = 3 (create, processing, completed). " +

@@ -127,7 +127,7 @@ func (db *DB) withSQL(fn func(*sql.DB) error) error {
 func (db *DB) SettingsAdvice(ctx context.Context) ([]string, error) {
 	var autovacuum bool
 	if err := db.pool.QueryRow(ctx, `SELECT current_setting('autovacuum') = 'on'`).Scan(&autovacuum); err != nil {
-		return nil, mapErr(err)
+		return nil, fmt.Errorf("read autovacuum: %w", err) // for the log: not mapErr's API wording
 	}
 	if autovacuum {
 		return nil, nil

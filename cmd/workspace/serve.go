@@ -18,6 +18,7 @@ import (
 	"workspace/httpapi"
 	"workspace/internal/logbuf"
 	"workspace/metrics"
+	"workspace/postgres"
 	"workspace/realtime"
 )
 
@@ -78,6 +79,14 @@ func tuneGC(getenv func(string) string) (gcPercent int, memLimit int64) {
 	return gcPercent, debug.SetMemoryLimit(-1)
 }
 
+// settingsAdvisor is a store that can say what to change in its database
+// server's settings (postgres.DB.SettingsAdvice).
+type settingsAdvisor interface {
+	SettingsAdvice(context.Context) ([]string, error)
+}
+
+var _ settingsAdvisor = (*postgres.DB)(nil)
+
 // serve runs the API until ctx is canceled, then drains in-flight requests.
 func serve(ctx context.Context, cfg Config, logger, requestLog *slog.Logger, stdout io.Writer) error {
 	db, kind, err := openStore(ctx, cfg)
@@ -100,9 +109,7 @@ func serve(ctx context.Context, cfg Config, logger, requestLog *slog.Logger, std
 	}
 	// Advice on the database server's settings is only advice: a failure
 	// to read them is logged, not a reason to stay down.
-	if a, ok := db.(interface {
-		SettingsAdvice(context.Context) ([]string, error)
-	}); ok {
+	if a, ok := db.(settingsAdvisor); ok {
 		advice, err := a.SettingsAdvice(ctx)
 		if err != nil {
 			logger.Warn("cannot read the database server's settings", slog.Any("err", err))
