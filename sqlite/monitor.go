@@ -37,7 +37,7 @@ func (db *DB) DBTables(ctx context.Context) (*workspace.TablesReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := db.read.QueryContext(ctx, `
+	rows, err := db.monitor.QueryContext(ctx, `
 		SELECT m.tbl_name, sum(s.pgsize)
 		FROM sqlite_schema m JOIN dbstat('main', 1) s ON s.name = m.name
 		WHERE m.type IN ('table', 'index')
@@ -67,7 +67,7 @@ func (db *DB) DBTables(ctx context.Context) (*workspace.TablesReport, error) {
 // DBIndexUsage lists the indexes with their sizes. SQLite counts no index
 // scans, so Scans is nil and the list is ordered by table and name.
 func (db *DB) DBIndexUsage(ctx context.Context) (*workspace.IndexUsageReport, error) {
-	rows, err := db.read.QueryContext(ctx, `
+	rows, err := db.monitor.QueryContext(ctx, `
 		SELECT m.tbl_name, m.name, coalesce(s.pgsize, 0)
 		FROM sqlite_schema m LEFT JOIN dbstat('main', 1) s ON s.name = m.name
 		WHERE m.type = 'index'
@@ -92,17 +92,18 @@ func (db *DB) DBIndexUsage(ctx context.Context) (*workspace.IndexUsageReport, er
 }
 
 func (db *DB) pages(ctx context.Context) (size, count int64, err error) {
-	if err := db.read.QueryRowContext(ctx, "PRAGMA page_size").Scan(&size); err != nil {
+	if err := db.monitor.QueryRowContext(ctx, "PRAGMA page_size").Scan(&size); err != nil {
 		return 0, 0, mapErr(err)
 	}
-	if err := db.read.QueryRowContext(ctx, "PRAGMA page_count").Scan(&count); err != nil {
+	if err := db.monitor.QueryRowContext(ctx, "PRAGMA page_count").Scan(&count); err != nil {
 		return 0, 0, mapErr(err)
 	}
 	return size, count, nil
 }
 
 // SQLPools returns the connection pools by name ("write": the single
-// writer, "read": the readers), for pool metrics.
+// writer, "read": the readers, "monitor": the monitoring reports'), for
+// pool metrics.
 func (db *DB) SQLPools() map[string]*sql.DB {
-	return map[string]*sql.DB{"write": db.write, "read": db.read.db}
+	return map[string]*sql.DB{"write": db.write, "read": db.read.db, "monitor": db.monitor}
 }

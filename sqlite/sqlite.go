@@ -61,7 +61,10 @@ type DB struct {
 	write  *sql.DB     // exactly one connection
 	wstmts *writeCache // statements prepared on it
 	read   *stmtCache  // read-only pool, with cached statements
-	sends  groupcommit.Batcher[send]
+	// monitor: one read-only connection of its own for the monitoring
+	// reports, which walk every page of the file (dbstat).
+	monitor *sql.DB
+	sends   groupcommit.Batcher[send]
 
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
@@ -129,7 +132,24 @@ func Open(path string) (*DB, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 
-	db := &DB{path: path, write: write, wstmts: newWriteCache(write), read: newStmtCache(read), Now: workspace.Now}
+	// The monitoring reports sum the pages of every table with dbstat,
+	// which reads the whole file: on a reader it would hold one of the
+	// few connections behind every request for as long as that takes,
+	// and flush that reader's cache of hot pages. They get a connection
+	// of their own, with SQLite's default cache, opened on first use and
+	// closed after a minute idle.
+	mq := url.Values{"_pragma": append(pragmas["_pragma"], "query_only(1)")}
+	monitor, err := sql.Open("sqlite", "file:"+path+"?"+mq.Encode())
+	if err != nil {
+		write.Close()
+		read.Close()
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	monitor.SetMaxOpenConns(1)
+	monitor.SetMaxIdleConns(1)
+	monitor.SetConnMaxIdleTime(time.Minute)
+
+	db := &DB{path: path, write: write, wstmts: newWriteCache(write), read: newStmtCache(read), monitor: monitor, Now: workspace.Now}
 	db.sends.Run = db.createMessages
 	if err := write.Ping(); err != nil {
 		db.Close()
@@ -145,7 +165,7 @@ func (db *DB) Path() string { return db.path }
 func (db *DB) Close() error {
 	db.read.close()
 	db.wstmts.close()
-	return errors.Join(db.read.db.Close(), db.write.Close())
+	return errors.Join(db.read.db.Close(), db.monitor.Close(), db.write.Close())
 }
 
 // Ping reports whether the database answers.

@@ -440,3 +440,38 @@ func TestCalendarRangePlan(t *testing.T) {
 		}
 	}
 }
+
+// Ensure the monitoring reports, which read the whole file, never wait for
+// a reader: with every reader held by an open query they still answer.
+func TestMonitoringOwnConnection(t *testing.T) {
+	db := MustOpenDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for range ReadPoolSize() {
+		rows, err := db.read.db.QueryContext(ctx, "SELECT 1 UNION ALL SELECT 2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		if !rows.Next() { // the connection stays held while rows are open
+			t.Fatal(rows.Err())
+		}
+	}
+	if n := db.read.db.Stats().InUse; n != ReadPoolSize() {
+		t.Fatalf("%d readers in use, want all %d", n, ReadPoolSize())
+	}
+	tables, err := db.DBTables(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tables.Tables) == 0 || tables.DatabaseBytes == 0 {
+		t.Fatalf("tables report: %+v", tables)
+	}
+	indexes, err := db.DBIndexUsage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(indexes.Indexes) == 0 {
+		t.Fatalf("index report: %+v", indexes)
+	}
+}
