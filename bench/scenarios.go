@@ -611,6 +611,9 @@ func (b *bench) runAll(ctx context.Context, t *target) ([]*Result, error) {
 		// load, half the lower peak, so the p50s compare the time of one
 		// request at each size.
 		compare := func(rate float64) (ls, ll load, err error) {
+			if err := settle(); err != nil {
+				return ls, ll, err
+			}
 			for _, isSmall := range []bool{true, false, false, true} {
 				tt := t
 				if isSmall {
@@ -628,9 +631,6 @@ func (b *bench) runAll(ctx context.Context, t *target) ([]*Result, error) {
 			}
 			return ls, ll, nil
 		}
-		if err := settle(); err != nil {
-			return nil, err
-		}
 		ls, ll, err := compare(0)
 		if err != nil {
 			return nil, err
@@ -644,9 +644,6 @@ func (b *bench) runAll(ctx context.Context, t *target) ([]*Result, error) {
 		}
 		results = append(results, rs, rl)
 		rate := min(float64(ls.iterations)/ls.elapsed.Seconds(), float64(ll.iterations)/ll.elapsed.Seconds()) / 2
-		if err := settle(); err != nil {
-			return nil, err
-		}
 		if ls, ll, err = compare(rate); err != nil {
 			return nil, err
 		}

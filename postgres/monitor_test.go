@@ -1,4 +1,4 @@
-package postgres_test
+package postgres
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"workspace/internal/testpg"
-	"workspace/postgres"
 )
 
 // Ensure slow queries never fail for want of pg_stat_statements: not
@@ -15,7 +14,7 @@ import (
 // database of its own, so other tests still see it missing.
 func TestSlowQueriesExtension(t *testing.T) {
 	ctx := context.Background()
-	db := openMigrated(t)
+	db := openOwnDatabase(t)
 	r, err := db.DBSlowQueries(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +46,7 @@ func TestSlowQueriesExtension(t *testing.T) {
 // autovacuum setting: one line naming it when it is off, none when on.
 func TestSettingsAdvice(t *testing.T) {
 	ctx := context.Background()
-	db := openMigrated(t)
+	db := openOwnDatabase(t)
 	var setting string
 	if err := db.Pool().QueryRow(ctx, "SHOW autovacuum").Scan(&setting); err != nil {
 		t.Fatal(err)
@@ -70,17 +69,10 @@ func TestSettingsAdvice(t *testing.T) {
 	}
 }
 
-// openMigrated opens a migrated database of the test's own.
-func openMigrated(t *testing.T) *postgres.DB {
+// openOwnDatabase opens a migrated database of the test's own (not a
+// schema: an extension created in it must not reach other tests).
+func openOwnDatabase(t *testing.T) *DB {
 	t.Helper()
 	dsn, _ := testpg.Database(t)
-	db, err := postgres.Open(context.Background(), dsn, postgres.Options{MaxConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return db
+	return openMigratedAt(t, dsn, 2)
 }

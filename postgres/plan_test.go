@@ -16,7 +16,13 @@ import (
 // connections.
 func openMigrated(t *testing.T, maxConns int32) *DB {
 	t.Helper()
-	db, err := Open(context.Background(), testpg.Schema(t), Options{MaxConns: maxConns})
+	return openMigratedAt(t, testpg.Schema(t), maxConns)
+}
+
+// openMigratedAt opens and migrates the database at dsn.
+func openMigratedAt(t *testing.T, dsn string, maxConns int32) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), dsn, Options{MaxConns: maxConns})
 	if err != nil {
 		t.Fatal(err)
 	}
