@@ -273,3 +273,39 @@ func PaginateConversations(rows []*ConversationSummary, limit int) ([]*Conversat
 	rows = rows[:limit]
 	return rows, EncodeConversationCursor(rows[limit-1].LastMessageID, rows[limit-1].ID)
 }
+
+// MessageRows is what ReadMessages needs of a result set; *sql.Rows and
+// pgx.Rows both have it.
+type MessageRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// ReadMessages reads the remaining rows of a message SELECT, for the
+// stores: every row scans into one Message through the destination list
+// destOf returns for it, and is copied into one slice of values the
+// result points into, with room for capacity rows before it grows. A page
+// of 50 is thus a few allocations for its messages, not two per row (the
+// message and its destination list, which escapes through the Scan of an
+// interface). It returns nil for no rows; the caller closes rows and maps
+// the error.
+func ReadMessages(rows MessageRows, destOf func(*Message) []any, capacity int) ([]*Message, error) {
+	var m Message
+	dest := destOf(&m)
+	list := make([]Message, 0, capacity)
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		list = append(list, m)
+	}
+	if err := rows.Err(); err != nil || len(list) == 0 {
+		return nil, err
+	}
+	out := make([]*Message, len(list))
+	for i := range list {
+		out[i] = &list[i]
+	}
+	return out, nil
+}

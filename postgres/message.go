@@ -17,27 +17,27 @@ const messageFrom = ` FROM messages m JOIN users u ON u.id = m.user_id `
 
 func scanMessage(row pgx.Row) (*workspace.Message, error) {
 	var m workspace.Message
-	if err := row.Scan(&m.ID, &m.UserID, &m.Username, &m.ConversationID, &m.Text, &m.IsRead,
-		&m.CreatedAt, &m.UpdatedAt, &m.DeletedAt); err != nil {
+	if err := row.Scan(messageDest(&m)...); err != nil {
 		return nil, mapErr(err)
 	}
 	return &m, nil
 }
 
-func scanMessages(rows pgx.Rows, err error) ([]*workspace.Message, error) {
+// messageDest is the scan destination of a messageColumns row into m.
+func messageDest(m *workspace.Message) []any {
+	return []any{&m.ID, &m.UserID, &m.Username, &m.ConversationID, &m.Text, &m.IsRead,
+		&m.CreatedAt, &m.UpdatedAt, &m.DeletedAt}
+}
+
+// scanMessages reads the rows of a messageColumns SELECT expected to hold
+// up to capacity rows (workspace.ReadMessages).
+func scanMessages(rows pgx.Rows, err error, capacity int) ([]*workspace.Message, error) {
 	if err != nil {
 		return nil, mapErr(err)
 	}
 	defer rows.Close()
-	var out []*workspace.Message
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, mapErr(rows.Err())
+	list, err := workspace.ReadMessages(rows, messageDest, capacity)
+	return list, mapErr(err)
 }
 
 // messageOrderLock serialises message inserts (see CreateMessage).
@@ -276,7 +276,8 @@ func (db *DB) FindMessages(ctx context.Context, readerID int, f workspace.Messag
 	default:
 		q, args = `WHERE m.conversation_id = $1 ORDER BY m.id DESC`, []any{f.ConversationID}
 	}
-	out, err := scanMessages(db.pool.Query(ctx, `SELECT `+messageColumns+messageFrom+q+pageLimit(limit+1), args...))
+	rows, err := db.pool.Query(ctx, `SELECT `+messageColumns+messageFrom+q+pageLimit(limit+1), args...)
+	out, err := scanMessages(rows, err, limit+1)
 	if err != nil {
 		return nil, false, err
 	}
@@ -573,7 +574,8 @@ func (db *DB) findConversations(ctx context.Context, q string, args ...any) ([]*
 	if len(ids) == 0 {
 		return out, nil
 	}
-	last, err := scanMessages(db.pool.Query(ctx, `SELECT `+messageColumns+messageFrom+`WHERE m.id = ANY($1)`, ids))
+	rows, err = db.pool.Query(ctx, `SELECT `+messageColumns+messageFrom+`WHERE m.id = ANY($1)`, ids)
+	last, err := scanMessages(rows, err, len(ids))
 	if err != nil {
 		return nil, err
 	}
@@ -676,7 +678,8 @@ func (db *DB) FindRecentMessages(ctx context.Context, readerID int, cursor strin
 		q, args = q+` AND m.id < $2`, append(args, before)
 	}
 	args = append(args, limit+1)
-	out, err := scanMessages(db.pool.Query(ctx, q+` ORDER BY m.id DESC LIMIT $`+strconv.Itoa(len(args)), args...))
+	rows, err := db.pool.Query(ctx, q+` ORDER BY m.id DESC LIMIT $`+strconv.Itoa(len(args)), args...)
+	out, err := scanMessages(rows, err, limit+1)
 	if err != nil {
 		return nil, "", err
 	}

@@ -48,13 +48,15 @@ func (db *DB) FindOnlineUsers(ctx context.Context, since time.Time) ([]workspace
 // FindMessagesSince returns messages above afterID that readerID may read.
 func (db *DB) FindMessagesSince(ctx context.Context, readerID, afterID, limit int) ([]*workspace.Message, error) {
 	if readerID == 0 {
-		return scanMessages(db.pool.Query(ctx, `SELECT `+messageColumns+messageFrom+
-			`WHERE m.id > $1 ORDER BY m.id LIMIT $2`, afterID, limit))
+		rows, err := db.pool.Query(ctx, `SELECT `+messageColumns+messageFrom+
+			`WHERE m.id > $1 ORDER BY m.id LIMIT $2`, afterID, limit)
+		return scanMessages(rows, err, limit)
 	}
-	return scanMessages(db.pool.Query(ctx, `SELECT `+messageColumns+messageFrom+
+	rows, err := db.pool.Query(ctx, `SELECT `+messageColumns+messageFrom+
 		`WHERE m.id > $1 AND m.conversation_id IN
 		  (SELECT id FROM conversations WHERE kind = 'channel' OR user_a = $2 OR user_b = $2)
-		ORDER BY m.id LIMIT $3`, afterID, readerID, limit))
+		ORDER BY m.id LIMIT $3`, afterID, readerID, limit)
+	return scanMessages(rows, err, limit)
 }
 
 // LatestMessageID returns the highest message id.

@@ -14,27 +14,27 @@ const messageFrom = ` FROM messages m JOIN users u ON u.id = m.user_id `
 
 func scanMessage(s scanner) (*workspace.Message, error) {
 	var m workspace.Message
-	if err := s.Scan(&m.ID, &m.UserID, &m.Username, &m.ConversationID, &m.Text, &m.IsRead,
-		timeScanner{&m.CreatedAt}, timeScanner{&m.UpdatedAt}, nullTimeScanner{&m.DeletedAt}); err != nil {
+	if err := s.Scan(messageDest(&m)...); err != nil {
 		return nil, mapErr(err)
 	}
 	return &m, nil
 }
 
-func scanMessages(rows *sql.Rows, err error) ([]*workspace.Message, error) {
+// messageDest is the scan destination of a messageColumns row into m.
+func messageDest(m *workspace.Message) []any {
+	return []any{&m.ID, &m.UserID, &m.Username, &m.ConversationID, &m.Text, &m.IsRead,
+		timeScanner{&m.CreatedAt}, timeScanner{&m.UpdatedAt}, nullTimeScanner{&m.DeletedAt}}
+}
+
+// scanMessages reads the rows of a messageColumns SELECT expected to hold
+// up to capacity rows (workspace.ReadMessages).
+func scanMessages(rows *sql.Rows, err error, capacity int) ([]*workspace.Message, error) {
 	if err != nil {
 		return nil, mapErr(err)
 	}
 	defer rows.Close()
-	var out []*workspace.Message
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, mapErr(rows.Err())
+	list, err := workspace.ReadMessages(rows, messageDest, capacity)
+	return list, mapErr(err)
 }
 
 var errConversationNotFound = workspace.Errorf(workspace.ENOTFOUND, "Conversation not found.")
@@ -213,7 +213,8 @@ func (db *DB) FindMessages(ctx context.Context, readerID int, f workspace.Messag
 	default:
 		q, args = `WHERE m.conversation_id = CAST(? AS TEXT) ORDER BY m.id DESC LIMIT ?`, []any{f.ConversationID, limit + 1}
 	}
-	out, err := scanMessages(db.read.QueryContext(ctx, `SELECT `+messageColumns+messageFrom+q, args...))
+	rows, err := db.read.QueryContext(ctx, `SELECT `+messageColumns+messageFrom+q, args...)
+	out, err := scanMessages(rows, err, limit+1)
 	if err != nil {
 		return nil, false, err
 	}
@@ -491,8 +492,9 @@ func (db *DB) findConversations(ctx context.Context, q string, args ...any) ([]*
 		return out, nil
 	}
 	idsJSON, _ := json.Marshal(ids)
-	last, err := scanMessages(db.read.QueryContext(ctx, `SELECT `+messageColumns+messageFrom+
-		`WHERE m.id IN (SELECT value FROM json_each(?))`, string(idsJSON)))
+	rows, err = db.read.QueryContext(ctx, `SELECT `+messageColumns+messageFrom+
+		`WHERE m.id IN (SELECT value FROM json_each(?))`, string(idsJSON))
+	last, err := scanMessages(rows, err, len(ids))
 	if err != nil {
 		return nil, err
 	}
@@ -594,7 +596,8 @@ func (db *DB) FindRecentMessages(ctx context.Context, readerID int, cursor strin
 	if before > 0 {
 		q, args = q+` AND m.id < ?`, append(args, before)
 	}
-	out, err := scanMessages(db.read.QueryContext(ctx, q+` ORDER BY m.id DESC LIMIT ?`, append(args, limit+1)...))
+	rows, err := db.read.QueryContext(ctx, q+` ORDER BY m.id DESC LIMIT ?`, append(args, limit+1)...)
+	out, err := scanMessages(rows, err, limit+1)
 	if err != nil {
 		return nil, "", err
 	}

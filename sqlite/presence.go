@@ -50,13 +50,15 @@ func (db *DB) FindOnlineUsers(ctx context.Context, since time.Time) ([]workspace
 func (db *DB) FindMessagesSince(ctx context.Context, readerID, afterID, limit int) ([]*workspace.Message, error) {
 	// ? + 0: see FindMessages (no re-prepare per binding after ANALYZE).
 	if readerID == 0 {
-		return scanMessages(db.read.QueryContext(ctx, `SELECT `+messageColumns+messageFrom+
-			`WHERE m.id > ? + 0 ORDER BY m.id LIMIT ?`, afterID, limit))
+		rows, err := db.read.QueryContext(ctx, `SELECT `+messageColumns+messageFrom+
+			`WHERE m.id > ? + 0 ORDER BY m.id LIMIT ?`, afterID, limit)
+		return scanMessages(rows, err, limit)
 	}
-	return scanMessages(db.read.QueryContext(ctx, `SELECT `+messageColumns+messageFrom+
+	rows, err := db.read.QueryContext(ctx, `SELECT `+messageColumns+messageFrom+
 		`WHERE m.id > ? + 0 AND m.conversation_id IN
 		  (SELECT id FROM conversations WHERE kind = 'channel' OR user_a = ? OR user_b = ?)
-		ORDER BY m.id LIMIT ?`, afterID, readerID, readerID, limit))
+		ORDER BY m.id LIMIT ?`, afterID, readerID, readerID, limit)
+	return scanMessages(rows, err, limit)
 }
 
 // LatestMessageID returns the highest message id.

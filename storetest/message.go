@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"workspace"
 )
@@ -120,6 +121,28 @@ func testMessage(t *testing.T, newStore NewStore) {
 		after, more, err := s.FindMessages(context.Background(), a.ID, workspace.MessageFilter{ConversationID: "general", After: ids[3], Limit: 2})
 		if err != nil || len(after) != 2 || after[0].ID != ids[4] || after[1].ID != ids[5] || !more {
 			t.Fatalf("after = %v, %v, %v", after, more, err)
+		}
+
+		// Every message of a page is its own: the stores read a page
+		// through one scan destination, and no field may leak from one
+		// row into another (deleted ones included).
+		for _, id := range []int{ids[3], ids[4]} {
+			if _, err := s.DeleteMessage(ctxAs(a), id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		page, _, err := s.FindMessages(context.Background(), a.ID, workspace.MessageFilter{ConversationID: "general"})
+		if err != nil || len(page) != len(ids) {
+			t.Fatalf("page = %d messages, %v", len(page), err)
+		}
+		for i, m := range page {
+			one, err := s.FindMessageByID(context.Background(), a.ID, m.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !sameMessage(m, one) || m.Text != fmt.Sprint("m", len(ids)-1-i) || (m.DeletedAt != nil) != (m.ID == ids[3] || m.ID == ids[4]) {
+				t.Fatalf("page[%d] = %+v, alone %+v", i, m, one)
+			}
 		}
 	})
 
@@ -463,4 +486,13 @@ func containsAny(s string, subs ...string) bool {
 		}
 	}
 	return false
+}
+
+// sameMessage reports whether a and b hold the same message, field by
+// field (times compared as instants).
+func sameMessage(a, b *workspace.Message) bool {
+	sameTime := func(x, y *time.Time) bool { return x == nil && y == nil || x != nil && y != nil && x.Equal(*y) }
+	return a.ID == b.ID && a.UserID == b.UserID && a.Username == b.Username && a.ConversationID == b.ConversationID &&
+		a.Text == b.Text && a.IsRead == b.IsRead && a.CreatedAt.Equal(b.CreatedAt) && a.UpdatedAt.Equal(b.UpdatedAt) &&
+		sameTime(a.DeletedAt, b.DeletedAt)
 }
