@@ -30,7 +30,10 @@ type Change struct {
 }
 
 // Publisher announces committed changes to every instance's WebSocket
-// clients. The HTTP layer calls it after a successful mutation.
+// clients. The HTTP layer calls it after a successful mutation, with the
+// request's context: the change is committed, so Publish must not be cut
+// short when the client hangs up right after its answer (it keeps ctx's
+// values, not its cancellation).
 type Publisher interface {
 	Publish(ctx context.Context, c Change)
 }

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
-	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -113,14 +112,11 @@ func (s *Server) Handler() http.Handler {
 	return s.base(s.mux)
 }
 
-// publish announces a committed change to WebSocket clients, if any.
-// The change is committed, so the announcement must not die with the
-// request when the client hangs up right after the answer.
+// publish announces a committed change to WebSocket clients, if any (the
+// publisher outlives the request: see workspace.Publisher).
 func (s *Server) publish(ctx context.Context, c workspace.Change) {
 	if s.Realtime != nil {
-		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		s.Realtime.Publish(pctx, c)
+		s.Realtime.Publish(ctx, c)
 	}
 }
 

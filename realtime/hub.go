@@ -140,6 +140,10 @@ func (h *Hub) Publish(ctx context.Context, c workspace.Change) {
 			return // the store notified in the message's transaction
 		}
 	}
+	// Detached from the request (see workspace.Publisher), and only here:
+	// a send, whose store notified already, costs no timer.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
 	b, _ := json.Marshal(c)
 	if err := h.Notifier.Notify(ctx, string(b)); err != nil {
 		h.Logger.Warn("publish change", slog.String("kind", c.Kind), slog.Any("err", err))
