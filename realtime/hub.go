@@ -176,7 +176,16 @@ func (h *Hub) onNotify(payload string) {
 	}
 }
 
+// poke wakes the tail for new messages. Without connections it does not:
+// there is nobody to deliver to, and the ticker alone moves the cursor on
+// (tail), one query per TailInterval rather than one per send. A
+// connection added after this look catches up from the table itself
+// (catchUp runs after add), and the first tail after it re-reads at most
+// a tick's messages, which the per-connection skip drops.
 func (h *Hub) poke() {
+	if !h.hasConnections() {
+		return
+	}
 	select {
 	case h.wake <- struct{}{}:
 	default:

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -370,6 +371,50 @@ func TestReconnectCatchUp(t *testing.T) {
 		last := in.send(a, "general", "the end")
 		if f := cb2.next(); f.ID != last {
 			t.Fatalf("after catch-up got %+v, want %d", f, last)
+		}
+	})
+}
+
+// latestCounter is the real store, counting the hub's reads of the newest
+// message id.
+type latestCounter struct {
+	workspace.Store
+	calls atomic.Int32
+}
+
+func (s *latestCounter) LatestMessageID(ctx context.Context) (int, error) {
+	s.calls.Add(1)
+	return s.Store.LatestMessageID(ctx)
+}
+
+// Ensure a hub without connections does not read the table for each send
+// (only its ticker moves the cursor on), and that a client connecting
+// afterwards still gets every message after its cursor, once.
+func TestIdleHubQuiet(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, store workspace.Store, n workspace.Notifier) {
+		counted := &latestCounter{Store: store}
+		in := newInstance(t, store, n, func(h *realtime.Hub) { h.Store, h.TailInterval = counted, time.Hour })
+		a := in.signup("alice")
+		var ids []int
+		for i := 0; i < 20; i++ {
+			ids = append(ids, in.send(a, "general", fmt.Sprint("idle ", i)))
+		}
+		c, replay := in.dial(a, fmt.Sprintf("?last_message_id=%d", ids[14]))
+		var got []int
+		for _, f := range replay {
+			got = append(got, f.ID)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(ids[15:]) {
+			t.Fatalf("replay %v, want %v", got, ids[15:])
+		}
+		live := in.send(a, "general", "live")
+		if f := c.next(); f.Type != "message.created" || f.ID != live {
+			t.Fatalf("after the replay got %+v, want message %d", f, live)
+		}
+		// The one read is the hub's start (Run); with a connection the
+		// tail reads messages, not the newest id.
+		if calls := counted.calls.Load(); calls != 1 {
+			t.Fatalf("LatestMessageID read %d times for 21 sends, want once (at start)", calls)
 		}
 	})
 }
