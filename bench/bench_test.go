@@ -105,11 +105,9 @@ func TestPageScan(t *testing.T) {
 	texts := []string{"plain", `{"id":999,"user_id":1}`, `"quoted" {"id":7,`, "ünïcode ✓ \u2028", `\{"id":1,`, ""}
 	for n := 0; n <= len(texts); n++ {
 		var page struct {
-			Schema   string               `json:"$schema"`
 			Messages []*workspace.Message `json:"messages"`
 			HasMore  bool                 `json:"has_more"`
 		}
-		page.Schema = "http://127.0.0.1:1/api/v1/schemas/MessageListOutputBody.json"
 		page.Messages = []*workspace.Message{}
 		for i := range n {
 			m := &workspace.Message{ID: 1000 - i, UserID: i, Username: "u", ConversationID: "general", Text: texts[i], CreatedAt: now, UpdatedAt: now}

@@ -74,8 +74,7 @@ func TestResponseInOneWrite(t *testing.T) {
 	roundTrip := func(method, path string) (*http.Response, []byte, int64) {
 		t.Helper()
 		before := counter.writes.Load()
-		// The Host of the harness's server, whose answer is the reference
-		// (huma's $schema links name the host).
+		// The Host of the harness's server, whose answer is the reference.
 		fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n", method, path, strings.TrimPrefix(h.srv.URL, "http://"), u.Access)
 		req, _ := http.NewRequest(method, path, nil)
 		res, err := http.ReadResponse(rd, req)

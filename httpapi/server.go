@@ -77,6 +77,13 @@ func (s *Server) Handler() http.Handler {
 	cfg.OpenAPIPath = "/api/v1/openapi"
 	cfg.DocsPath = "/api/v1/docs"
 	cfg.SchemasPath = "/api/v1/schemas"
+	// No $schema field in every response body and no Link header naming
+	// it (huma's default schema-link transformer): clients get the
+	// schemas from the OpenAPI document and SchemasPath, and the
+	// transformer copied every response body into a new struct by
+	// reflection and built the URL from the request's Host (4 % of the
+	// server's CPU for a sent message, 2 % for a page of 50).
+	cfg.CreateHooks = nil
 	// Responses are encoded with segmentio/encoding/json, a drop-in
 	// replacement for encoding/json that caches per-type encoders without
 	// reflection on the hot path: a page of 50 messages is ~2x cheaper to
