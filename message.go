@@ -285,15 +285,16 @@ type MessageRows interface {
 // ReadMessages reads the remaining rows of a message SELECT, for the
 // stores: every row scans into one Message through the destination list
 // destOf returns for it, and is copied into one slice of values the
-// result points into, with room for capacity rows before it grows. A page
-// of 50 is thus a few allocations for its messages, not two per row (the
-// message and its destination list, which escapes through the Scan of an
-// interface). It returns nil for no rows; the caller closes rows and maps
-// the error.
+// result points into. A page of 50 is thus a few allocations for its
+// messages, not two per row (the message and its destination list, which
+// escapes through the Scan of an interface). capacity is the number of
+// rows expected (a page's limit + 1), not a LIMIT that is only a cap: the
+// slice is made that large before the first row. It returns nil for no
+// rows; the caller closes rows and maps the error.
 func ReadMessages(rows MessageRows, destOf func(*Message) []any, capacity int) ([]*Message, error) {
 	var m Message
 	dest := destOf(&m)
-	list := make([]Message, 0, capacity)
+	list := make([]Message, 0, min(max(capacity, 0), MaxPageSize+1))
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return nil, err

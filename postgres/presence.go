@@ -50,13 +50,13 @@ func (db *DB) FindMessagesSince(ctx context.Context, readerID, afterID, limit in
 	if readerID == 0 {
 		rows, err := db.pool.Query(ctx, `SELECT `+messageColumns+messageFrom+
 			`WHERE m.id > $1 ORDER BY m.id LIMIT $2`, afterID, limit)
-		return scanMessages(rows, err, limit)
+		return scanMessages(rows, err, 0) // limit caps a batch; most hold a few rows
 	}
 	rows, err := db.pool.Query(ctx, `SELECT `+messageColumns+messageFrom+
 		`WHERE m.id > $1 AND m.conversation_id IN
 		  (SELECT id FROM conversations WHERE kind = 'channel' OR user_a = $2 OR user_b = $2)
 		ORDER BY m.id LIMIT $3`, afterID, readerID, limit)
-	return scanMessages(rows, err, limit)
+	return scanMessages(rows, err, 0) // limit caps a batch; most hold a few rows
 }
 
 // LatestMessageID returns the highest message id.

@@ -52,13 +52,13 @@ func (db *DB) FindMessagesSince(ctx context.Context, readerID, afterID, limit in
 	if readerID == 0 {
 		rows, err := db.read.QueryContext(ctx, `SELECT `+messageColumns+messageFrom+
 			`WHERE m.id > ? + 0 ORDER BY m.id LIMIT ?`, afterID, limit)
-		return scanMessages(rows, err, limit)
+		return scanMessages(rows, err, 0) // limit caps a batch; most hold a few rows
 	}
 	rows, err := db.read.QueryContext(ctx, `SELECT `+messageColumns+messageFrom+
 		`WHERE m.id > ? + 0 AND m.conversation_id IN
 		  (SELECT id FROM conversations WHERE kind = 'channel' OR user_a = ? OR user_b = ?)
 		ORDER BY m.id LIMIT ?`, afterID, readerID, readerID, limit)
-	return scanMessages(rows, err, limit)
+	return scanMessages(rows, err, 0) // limit caps a batch; most hold a few rows
 }
 
 // LatestMessageID returns the highest message id.
