@@ -152,6 +152,9 @@ func (c *conn) run(reqCtx context.Context, token string, last int) {
 		}
 	}
 	c.setSent(last)
+	if err := h.settleCursor(ctx); err != nil {
+		h.Logger.Warn("message tail", slog.Any("err", err)) // the tail re-reads more, nothing else
+	}
 	if !h.add(c) {
 		c.ws.Close(statusGoingAway, "server shutting down")
 		return
@@ -263,6 +266,9 @@ func (c *conn) enqueue(f outFrame) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.live {
+		if f.msgID != 0 && f.msgID <= c.lastSent {
+			return // replayed already (catchUp moves lastSent as it writes)
+		}
 		if len(c.pending) >= c.hub.QueueSize*4 {
 			go c.close(statusSlowConsumer, "slow consumer")
 			return

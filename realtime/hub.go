@@ -180,8 +180,8 @@ func (h *Hub) onNotify(payload string) {
 // there is nobody to deliver to, and the ticker alone moves the cursor on
 // (tail), one query per TailInterval rather than one per send. A
 // connection added after this look catches up from the table itself
-// (catchUp runs after add), and the first tail after it re-reads at most
-// a tick's messages, which the per-connection skip drops.
+// (catchUp runs after add), and settleCursor brings the cursor up to date
+// before the first one registers.
 func (h *Hub) poke() {
 	if !h.hasConnections() {
 		return
@@ -242,6 +242,18 @@ func (h *Hub) tail(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// settleCursor moves the cursor of a hub without connections to the
+// newest message; a connection calls it before it registers. While nobody
+// listens the cursor trails by up to a tick of sends (poke), and the first
+// tail after the connection would otherwise read them all again and queue
+// them behind its catch-up, which covers them already.
+func (h *Hub) settleCursor(ctx context.Context) error {
+	if h.hasConnections() {
+		return nil
+	}
+	return h.tail(ctx) // without connections it reads the newest id only
 }
 
 func (h *Hub) hasConnections() bool {

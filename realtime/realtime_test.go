@@ -411,10 +411,11 @@ func TestIdleHubQuiet(t *testing.T) {
 		if f := c.next(); f.Type != "message.created" || f.ID != live {
 			t.Fatalf("after the replay got %+v, want message %d", f, live)
 		}
-		// The one read is the hub's start (Run); with a connection the
-		// tail reads messages, not the newest id.
-		if calls := counted.calls.Load(); calls != 1 {
-			t.Fatalf("LatestMessageID read %d times for 21 sends, want once (at start)", calls)
+		// The reads are the hub's start (Run) and the cursor's update
+		// before the first connection registers (settleCursor); with a
+		// connection the tail reads messages, not the newest id.
+		if calls := counted.calls.Load(); calls != 2 {
+			t.Fatalf("LatestMessageID read %d times for 21 sends, want twice (at start, at the first connection)", calls)
 		}
 	})
 }
