@@ -152,7 +152,7 @@ func (c *conn) run(reqCtx context.Context, token string, last int) {
 		}
 	}
 	c.setSent(last)
-	if err := h.settleCursor(ctx); err != nil {
+	if err := h.settleCursor(ctx); err != nil && ctx.Err() == nil {
 		h.Logger.Warn("message tail", slog.Any("err", err)) // the tail re-reads more, nothing else
 	}
 	if !h.add(c) {
