@@ -91,8 +91,8 @@ func pagePlan(tb testing.TB, store workspace.Store, conv string) string {
 }
 
 // BenchmarkMessages measures, through the real router on each engine and
-// at two table sizes, sending a message and reading the newest page of 50
-// of a conversation. Run: go test -run '^$' -bench Messages ./httpapi
+// at two table sizes, sending a message, reading the newest page of 50
+// of a conversation and listing the conversations. Run: go test -run '^$' -bench Messages ./httpapi
 func BenchmarkMessages(b *testing.B) {
 	for _, engine := range []string{"sqlite", "postgres"} {
 		for _, rows := range []int{10_000, 1_000_000} {
@@ -103,18 +103,25 @@ func BenchmarkMessages(b *testing.B) {
 				conv := seedMessages(b, store, s.ID, rows)
 				b.Logf("plan of the page query:\n%s", pagePlan(b, store, conv))
 
-				b.Run("page", func(b *testing.B) {
-					req, _ := http.NewRequest("GET", h.srv.URL+"/api/v1/messages?limit=50&conversation_id="+conv, nil)
-					req.Header.Set("Authorization", "Bearer "+s.Access)
-					b.ReportAllocs()
-					for b.Loop() {
-						res, err := h.client.Do(req)
-						if err != nil || res.StatusCode != 200 {
-							b.Fatalf("page: %v %v", res, err)
+				// GET path as alice, expecting 200.
+				get := func(path string) func(*testing.B) {
+					return func(b *testing.B) {
+						req, _ := http.NewRequest("GET", h.srv.URL+path, nil)
+						req.Header.Set("Authorization", "Bearer "+s.Access)
+						b.ReportAllocs()
+						for b.Loop() {
+							res, err := h.client.Do(req)
+							if err != nil || res.StatusCode != 200 {
+								b.Fatalf("GET %s: %v %v", path, res, err)
+							}
+							drain(res)
 						}
-						drain(res)
 					}
-				})
+				}
+				b.Run("page", get("/api/v1/messages?limit=50&conversation_id="+conv))
+				// The conversation list: a page of 50 channels, each with
+				// its last message and unread count.
+				b.Run("conversations", get("/api/v1/conversations"))
 				b.Run("send", func(b *testing.B) {
 					body := `{"conversation_id":"` + conv + `","text":"benchmark message"}`
 					b.ReportAllocs()

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"workspace"
 )
 
@@ -273,6 +275,31 @@ func testMessage(t *testing.T, newStore NewStore) {
 		list, next, err := s.FindConversations(context.Background(), a.ID, workspace.ConversationFilter{})
 		if err != nil || next != "" || len(list) != 3 || list[0].ID != "random" || list[0].LastMessage.ID != last.ID || list[2].ID != c.ID {
 			t.Fatalf("conversations = %+v, %q, %v", list, next, err)
+		}
+		// The last message carries every field, as the message read alone.
+		if _, err := s.UpdateMessageText(ctxAs(b), last.ID, "two, edited"); err != nil {
+			t.Fatal(err)
+		}
+		for _, read := range []func() (*workspace.ConversationSummary, error){
+			func() (*workspace.ConversationSummary, error) {
+				list, _, err := s.FindConversations(context.Background(), a.ID, workspace.ConversationFilter{})
+				if err != nil || len(list) == 0 {
+					return nil, err
+				}
+				return list[0], nil
+			},
+			func() (*workspace.ConversationSummary, error) {
+				return s.FindConversation(context.Background(), a.ID, "random")
+			},
+		} {
+			conv, err := read()
+			alone, err2 := s.FindMessageByID(context.Background(), a.ID, last.ID)
+			if err != nil || err2 != nil || conv == nil {
+				t.Fatalf("conversation %+v (%v), message %+v (%v)", conv, err, alone, err2)
+			}
+			if diff := cmp.Diff(alone, conv.LastMessage); diff != "" {
+				t.Fatalf("last message differs from the message read alone (-alone +listed):\n%s", diff)
+			}
 		}
 		recent, _, err := s.FindRecentMessages(context.Background(), b.ID, "", 1)
 		if err != nil || len(recent) != 1 || recent[0].ID != last.ID {
