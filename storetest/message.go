@@ -276,35 +276,45 @@ func testMessage(t *testing.T, newStore NewStore) {
 		if err != nil || next != "" || len(list) != 3 || list[0].ID != "random" || list[0].LastMessage.ID != last.ID || list[2].ID != c.ID {
 			t.Fatalf("conversations = %+v, %q, %v", list, next, err)
 		}
-		// The last message carries every field, as the message read alone.
+		// The last message carries every field, as the message read alone:
+		// an edited channel message, and an unread direct one (below).
+		sameAsAlone := func(convID string, msgID int) {
+			t.Helper()
+			list, _, err := s.FindConversations(context.Background(), a.ID, workspace.ConversationFilter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			one, err := s.FindConversation(context.Background(), a.ID, convID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			alone, err := s.FindMessageByID(context.Background(), a.ID, msgID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			i := slices.IndexFunc(list, func(c *workspace.ConversationSummary) bool { return c.ID == convID })
+			if i < 0 {
+				t.Fatalf("%s not listed: %+v", convID, list)
+			}
+			for _, got := range []*workspace.ConversationSummary{list[i], one} {
+				if diff := cmp.Diff(alone, got.LastMessage); diff != "" {
+					t.Fatalf("last message of %s differs from the message read alone (-alone +listed):\n%s", convID, diff)
+				}
+			}
+		}
 		if _, err := s.UpdateMessageText(ctxAs(b), last.ID, "two, edited"); err != nil {
 			t.Fatal(err)
 		}
-		for _, read := range []func() (*workspace.ConversationSummary, error){
-			func() (*workspace.ConversationSummary, error) {
-				list, _, err := s.FindConversations(context.Background(), a.ID, workspace.ConversationFilter{})
-				if err != nil || len(list) == 0 {
-					return nil, err
-				}
-				return list[0], nil
-			},
-			func() (*workspace.ConversationSummary, error) {
-				return s.FindConversation(context.Background(), a.ID, "random")
-			},
-		} {
-			conv, err := read()
-			alone, err2 := s.FindMessageByID(context.Background(), a.ID, last.ID)
-			if err != nil || err2 != nil || conv == nil {
-				t.Fatalf("conversation %+v (%v), message %+v (%v)", conv, err, alone, err2)
-			}
-			if diff := cmp.Diff(alone, conv.LastMessage); diff != "" {
-				t.Fatalf("last message differs from the message read alone (-alone +listed):\n%s", diff)
-			}
-		}
+		sameAsAlone("random", last.ID)
 		recent, _, err := s.FindRecentMessages(context.Background(), b.ID, "", 1)
 		if err != nil || len(recent) != 1 || recent[0].ID != last.ID {
 			t.Fatalf("recent = %v, %v", recent, err)
 		}
+		dm := mustSend(t, s, b, c.ID, "unread by alice")
+		if dm.IsRead {
+			t.Fatalf("a direct message is sent read: %+v", dm)
+		}
+		sameAsAlone(c.ID, dm.ID)
 	})
 
 	// Ensure messages sent at the same time are stored exactly once each,
