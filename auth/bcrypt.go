@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"golang.org/x/crypto/bcrypt"
+	//lint:ignore SA1019 bcrypt is built on blowfish's key schedule; the deprecation is about using blowfish as a cipher.
 	"golang.org/x/crypto/blowfish"
 )
 

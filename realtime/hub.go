@@ -50,7 +50,6 @@ type Hub struct {
 	conns  map[*conn]struct{}
 	connWG sync.WaitGroup // live connection goroutines, awaited on shutdown
 	ctx    context.Context
-	ready  chan struct{}
 	tailMu sync.Mutex
 	cursor int // highest message id handed to connections by the tail
 	wake   chan struct{}
