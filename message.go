@@ -289,8 +289,9 @@ type MessageRows interface {
 // messages, not two per row (the message and its destination list, which
 // escapes through the Scan of an interface). capacity is the number of
 // rows expected (a page's limit + 1), not a LIMIT that is only a cap: the
-// slice is made that large (at most MaxPageSize + 1) before the first row. It returns nil for no
-// rows; the caller closes rows and maps the error.
+// slice is made that large (at most MaxPageSize + 1) before the first
+// row. It returns nil for no rows; the caller closes rows and maps the
+// error.
 func ReadMessages(rows MessageRows, destOf func(*Message) []any, capacity int) ([]*Message, error) {
 	var m Message
 	dest := destOf(&m)

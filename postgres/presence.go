@@ -47,15 +47,13 @@ func (db *DB) FindOnlineUsers(ctx context.Context, since time.Time) ([]workspace
 
 // FindMessagesSince returns messages above afterID that readerID may read.
 func (db *DB) FindMessagesSince(ctx context.Context, readerID, afterID, limit int) ([]*workspace.Message, error) {
-	if readerID == 0 {
-		rows, err := db.pool.Query(ctx, `SELECT `+messageColumns+messageFrom+
-			`WHERE m.id > $1 ORDER BY m.id LIMIT $2`, afterID, limit)
-		return scanMessages(rows, err, 0) // limit caps a batch; most hold a few rows
-	}
-	rows, err := db.pool.Query(ctx, `SELECT `+messageColumns+messageFrom+
-		`WHERE m.id > $1 AND m.conversation_id IN
+	q, args := `WHERE m.id > $1 ORDER BY m.id LIMIT $2`, []any{afterID, limit}
+	if readerID != 0 {
+		q, args = `WHERE m.id > $1 AND m.conversation_id IN
 		  (SELECT id FROM conversations WHERE kind = 'channel' OR user_a = $2 OR user_b = $2)
-		ORDER BY m.id LIMIT $3`, afterID, readerID, limit)
+		ORDER BY m.id LIMIT $3`, []any{afterID, readerID, limit}
+	}
+	rows, err := db.pool.Query(ctx, `SELECT `+messageColumns+messageFrom+q, args...)
 	return scanMessages(rows, err, 0) // limit caps a batch; most hold a few rows
 }
 

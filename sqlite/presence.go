@@ -49,15 +49,13 @@ func (db *DB) FindOnlineUsers(ctx context.Context, since time.Time) ([]workspace
 // FindMessagesSince returns messages above afterID that readerID may read.
 func (db *DB) FindMessagesSince(ctx context.Context, readerID, afterID, limit int) ([]*workspace.Message, error) {
 	// ? + 0: see FindMessages (no re-prepare per binding after ANALYZE).
-	if readerID == 0 {
-		rows, err := db.read.QueryContext(ctx, `SELECT `+messageColumns+messageFrom+
-			`WHERE m.id > ? + 0 ORDER BY m.id LIMIT ?`, afterID, limit)
-		return scanMessages(rows, err, 0) // limit caps a batch; most hold a few rows
-	}
-	rows, err := db.read.QueryContext(ctx, `SELECT `+messageColumns+messageFrom+
-		`WHERE m.id > ? + 0 AND m.conversation_id IN
+	q, args := `WHERE m.id > ? + 0 ORDER BY m.id LIMIT ?`, []any{afterID, limit}
+	if readerID != 0 {
+		q, args = `WHERE m.id > ? + 0 AND m.conversation_id IN
 		  (SELECT id FROM conversations WHERE kind = 'channel' OR user_a = ? OR user_b = ?)
-		ORDER BY m.id LIMIT ?`, afterID, readerID, readerID, limit)
+		ORDER BY m.id LIMIT ?`, []any{afterID, readerID, readerID, limit}
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT `+messageColumns+messageFrom+q, args...)
 	return scanMessages(rows, err, 0) // limit caps a batch; most hold a few rows
 }
 
