@@ -61,6 +61,11 @@ func TestEndToEndSQLite(t *testing.T) {
 		if errs, _ := r["errors"].(float64); errs != 0 {
 			t.Errorf("%s: %v errors, first: %v", name, errs, r["first_error"])
 		}
+		if _, ok := readCPUTimes(); ok {
+			if p, ok := r["steal_pct"].(float64); !ok || p < 0 || p > 100 {
+				t.Errorf("%s: steal_pct = %v", name, r["steal_pct"])
+			}
+		}
 	}
 	for _, name := range []string{"send", "page", "conversations", "calendar", "lot", "mix", "mix + login flood",
 		"page @ 50% of peak", "conversations @ 50% of peak", "calendar @ 50% of peak",
@@ -70,8 +75,9 @@ func TestEndToEndSQLite(t *testing.T) {
 			t.Errorf("no scenario %q in %s", name, b)
 		}
 	}
+	_, procStat := readCPUTimes()
 	for _, name := range []string{"send", "page"} {
-		if r := byName[name]; r != nil && (r["raw_rps"] == nil || r["ratio"] == nil) {
+		if r := byName[name]; r != nil && (r["raw_rps"] == nil || r["ratio"] == nil || procStat && r["raw_steal_pct"] == nil) {
 			t.Errorf("%s: no raw baseline: %v", name, r)
 		}
 	}
@@ -96,7 +102,8 @@ func TestEndToEndSQLite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(md), "| send |") || !strings.Contains(string(md), "Server peak RSS") || string(md) != stdout.String() {
+	if !strings.Contains(string(md), "| send |") || !strings.Contains(string(md), "Server peak RSS") || string(md) != stdout.String() ||
+		procStat && !strings.Contains(string(md), "- Steal %:") {
 		t.Errorf("Markdown:\n%s", md)
 	}
 }
@@ -181,5 +188,37 @@ func TestSettle(t *testing.T) {
 	}
 	if n := size(); n != 0 {
 		t.Fatalf("autovacuum off: %d bytes left after settle, want 0", n)
+	}
+}
+
+// TestCPUTimes reads steal from /proc/stat lines as Linux writes them.
+func TestCPUTimes(t *testing.T) {
+	before, err := parseCPUTimes([]byte("cpu  175446 0 39162 186569 2127 0 9203 12971 0 0\ncpu0 86271 0 19317 96119 423 0 4269 6486 0 0\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (cpuTimes{total: 425478, steal: 12971}); before != want {
+		t.Fatalf("parsed %+v, want %+v", before, want)
+	}
+	// Guest time is part of user time already: it is not added again.
+	after, err := parseCPUTimes([]byte("cpu  175546 0 39262 186669 2127 0 9203 13171 50 0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := after.since(before).stealPct(); p == nil || *p != 40 {
+		t.Errorf("steal over 500 ticks of which 200 stolen = %v, want 40", p)
+	}
+	if p := before.since(after).stealPct(); p != nil {
+		t.Errorf("counters that went back measured %v, want nothing", *p)
+	}
+	for _, bad := range []string{"", "intr 1 2 3", "cpu  1 2 3 4 5 6 7", "cpu  1 2 3 4 5 6 7 x 0 0"} {
+		if c, err := parseCPUTimes([]byte(bad)); err == nil {
+			t.Errorf("%q parsed as %+v", bad, c)
+		}
+	}
+	if _, err := os.Stat("/proc/stat"); err == nil {
+		if _, ok := readCPUTimes(); !ok {
+			t.Error("this machine's /proc/stat did not parse")
+		}
 	}
 }

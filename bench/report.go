@@ -51,6 +51,12 @@ type Result struct {
 	// lower of their peaks) rather than each running at its own peak.
 	SameLoad bool `json:"same_load,omitempty"`
 
+	// The stolen share of the machine's CPU time over the measured time,
+	// in percent (cpuTimes), and over the raw side's; absent where the
+	// machine has no /proc/stat.
+	StealPct    *float64 `json:"steal_pct,omitempty"`
+	RawStealPct *float64 `json:"raw_steal_pct,omitempty"`
+
 	// The server's peak resident set (VmHWM) at the end of the scenario.
 	PeakRSSMB float64 `json:"server_peak_rss_mb,omitempty"`
 }
@@ -61,11 +67,12 @@ func newResult(name string, l load) *Result {
 		r.RPS = round(float64(len(l.lats)) / l.elapsed.Seconds())
 	}
 	r.P50, r.P99, r.Max = percentiles(l.lats)
+	r.StealPct = l.cpu.stealPct()
 	return r
 }
 
 func (r *Result) setRaw(raw *Result) {
-	r.RawRPS, r.RawP50, r.RawP99, r.RawErrors = raw.RPS, raw.P50, raw.P99, raw.Errors
+	r.RawRPS, r.RawP50, r.RawP99, r.RawErrors, r.RawStealPct = raw.RPS, raw.P50, raw.P99, raw.Errors, raw.StealPct
 	if raw.RPS > 0 {
 		r.Ratio = round(r.RPS / raw.RPS)
 	}
@@ -73,6 +80,9 @@ func (r *Result) setRaw(raw *Result) {
 
 func (r *Result) summary() string {
 	s := fmt.Sprintf("%9.0f req/s  p50 %7.2f ms  p99 %8.2f ms  max %8.1f ms  errors %d", r.RPS, r.P50, r.P99, r.Max, r.Errors)
+	if r.StealPct != nil {
+		s += fmt.Sprintf("  steal %.1f%%", *r.StealPct)
+	}
 	if r.FirstErr != "" {
 		s += " (first: " + r.FirstErr + ")"
 	}
@@ -134,8 +144,9 @@ func (rep *report) markdown() string {
 		rep.Engine, thousands(rep.Messages), rep.Concurrency, rep.Duration)
 	fmt.Fprintf(&b, "%s, %s, GOMAXPROCS %d, %d CPUs (load generator and server share them).\n\n",
 		rep.Started.UTC().Format("2006-01-02 15:04 UTC"), runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU())
-	b.WriteString("| scenario | req/s | p50 ms | p99 ms | max ms | errors | raw req/s | raw p50 ms | raw p99 ms | API ÷ raw |\n")
-	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	b.WriteString("| scenario | req/s | p50 ms | p99 ms | max ms | errors | raw req/s | raw p50 ms | raw p99 ms | API ÷ raw | steal % |\n")
+	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	stole := false
 	for _, r := range rep.Results {
 		raw, rawP50, rawP99, ratio := "", "", "", ""
 		if r.RawRPS > 0 {
@@ -145,8 +156,15 @@ func (rep *report) markdown() string {
 		if r.TargetRPS > 0 {
 			name += fmt.Sprintf(" (%s req/s aimed)", num(r.TargetRPS))
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %d | %s | %s | %s | %s |\n",
-			name, num(r.RPS), num(r.P50), num(r.P99), num(r.Max), r.Errors, raw, rawP50, rawP99, ratio)
+		steal := ""
+		if r.StealPct != nil {
+			stole, steal = true, fmt.Sprintf("%.1f", *r.StealPct)
+			if r.RawStealPct != nil {
+				steal += fmt.Sprintf(" / %.1f", *r.RawStealPct)
+			}
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %d | %s | %s | %s | %s | %s |\n",
+			name, num(r.RPS), num(r.P50), num(r.P99), num(r.Max), r.Errors, raw, rawP50, rawP99, ratio, steal)
 	}
 	b.WriteString("\n")
 	for _, r := range rep.Results {
@@ -166,6 +184,11 @@ func (rep *report) markdown() string {
 			fmt.Fprintf(&b, "- Page latency by table size, %s: p50 at %s messages ÷ p50 at %s = ×%.2f.\n",
 				how, thousands(r.Messages), thousands(rep.SmallMessages), r.P50Ratio)
 		}
+	}
+	if stole {
+		b.WriteString("- Steal %: the share of the machine's CPU time that the hypervisor gave to others while this machine had work to run " +
+			"(/proc/stat), over each scenario's measured time; API / raw where both ran. " +
+			"The load generator, the server and the database all stop while it is stolen, so a tail measured under high steal is the host's.\n")
 	}
 	if rep.PeakRSSKB > 0 {
 		fmt.Fprintf(&b, "- Server peak RSS (VmHWM) over the run: %.1f MB.\n", float64(rep.PeakRSSKB)/1024)

@@ -283,6 +283,7 @@ type load struct {
 	errors     int
 	firstErr   string
 	elapsed    time.Duration
+	cpu        cpuTimes // the machine's CPU time over the measured part
 }
 
 // add merges m, another slice of the same run, into l: samples appended,
@@ -292,6 +293,7 @@ func (l *load) add(m load) {
 	l.iterations += m.iterations
 	l.errors += m.errors
 	l.elapsed += m.elapsed
+	l.cpu = l.cpu.add(m.cpu)
 	if l.firstErr == "" {
 		l.firstErr = m.firstErr
 	}
@@ -339,8 +341,19 @@ func runLoad(ctx context.Context, t *target, raw *rawDB, n int, warm, dur time.D
 			}
 		})
 	}
+	// The machine's CPU counters over the measured part: from the end of
+	// the warm-up to the last worker's return.
+	select {
+	case <-time.After(time.Until(warmEnd)):
+	case <-ctx.Done():
+	}
+	cpuStart, startOK := readCPUTimes()
 	wg.Wait()
+	cpuEnd, endOK := readCPUTimes()
 	var out load
+	if startOK && endOK {
+		out.cpu = cpuEnd.since(cpuStart)
+	}
 	end := deadline
 	for _, w := range workers {
 		out.lats = append(out.lats, w.lats...)
