@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -220,5 +221,18 @@ func TestCPUTimes(t *testing.T) {
 		if _, ok := readCPUTimes(); !ok {
 			t.Error("this machine's /proc/stat did not parse")
 		}
+	}
+}
+
+// TestRuntimeEnv passes the Go runtime's settings to the server, and
+// nothing else.
+func TestRuntimeEnv(t *testing.T) {
+	for _, k := range []string{"GOMAXPROCS", "GOMEMLIMIT", "GODEBUG"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("GOGC", "1600")
+	t.Setenv("DATABASE_URL", "postgres://elsewhere")
+	if got := runtimeEnv(); !slices.Equal(got, []string{"GOGC=1600"}) {
+		t.Errorf("runtimeEnv() = %q, want [GOGC=1600]", got)
 	}
 }

@@ -412,9 +412,7 @@ func startServer(ctx context.Context, bin, dir, dsn string, bcryptCost int) (*se
 		"ALLOW_REGISTRATION=true",
 		"LOG_LEVEL=info",
 	}
-	if v := os.Getenv("GOMAXPROCS"); v != "" {
-		cmd.Env = append(cmd.Env, "GOMAXPROCS="+v)
-	}
+	cmd.Env = append(cmd.Env, runtimeEnv()...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -447,6 +445,20 @@ func startServer(ctx context.Context, bin, dir, dsn string, bcryptCost int) (*se
 			return nil, fmt.Errorf("workspace serve not ready after 2 minutes\n%s", tail(logPath, 20))
 		}
 	}
+}
+
+// runtimeEnv is the Go runtime's settings in the bench's environment, which
+// the server it starts inherits, so a run can try the server under other
+// ones (GOGC=1600 go run ./bench ...). Nothing else passes: the server's
+// own configuration is the bench's to choose.
+func runtimeEnv() []string {
+	var env []string
+	for _, k := range []string{"GOMAXPROCS", "GOGC", "GOMEMLIMIT", "GODEBUG"} {
+		if v := os.Getenv(k); v != "" {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
 }
 
 // stop sends SIGTERM, waits for the graceful shutdown, then kills.
