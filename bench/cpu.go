@@ -12,13 +12,9 @@ import (
 // part of it that was stolen, when this virtual machine had work but the
 // hypervisor ran something else.
 //
-// The paced tails on the 2-core development machine come in episodes of
-// 10-40 ms that begin with the server process running nothing at all; the
-// steal counter tells such an episode from a slow server. In three runs of
-// the same binary, paced conversation lists had a p99 of 13.3 and 7.8 ms
-// with 0-3 % steal, and 33.6 ms in the run where steal rose to 15-17 %.
-// Each scenario reports the steal of its measured time, so a reader can
-// see which tails the host made.
+// Each scenario reports the stolen share of its measured time: how much of
+// it the host took from the load generator, the server and the database
+// alike (the README has what it showed).
 type cpuTimes struct {
 	total, steal uint64
 }
@@ -37,8 +33,8 @@ func readCPUTimes() (c cpuTimes, ok bool) {
 // parseCPUTimes reads the first line of /proc/stat: "cpu" and the ticks
 // spent in user, nice, system, idle, iowait, irq, softirq, steal, guest and
 // guest_nice. The guest times are already counted in user and nice, so
-// the total is the sum of the first eight; kernels before 2.6.11 have no
-// steal column, and a line without one is an error.
+// the total is the sum of the first eight, as vmstat's; a line without a
+// steal column is an error.
 func parseCPUTimes(b []byte) (cpuTimes, error) {
 	line, _, _ := bytes.Cut(b, []byte("\n"))
 	fields := bytes.Fields(line)

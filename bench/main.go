@@ -72,6 +72,7 @@ type options struct {
 	compareSizes  bool
 	halfRate      bool
 	only          map[string]bool // scenarios to run; nil: all
+	serverEnv     []string        // -server-env: Go runtime settings for the server only
 }
 
 // runs reports whether the scenario name was selected with -only.
@@ -105,6 +106,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.keep, "keep", false, "keep the database (and temp dir) after the run")
 	fs.BoolVar(&o.compareSizes, "compare-sizes", true, "also measure the page read on a database of -small-messages messages and report the p50 ratio (not with -url)")
 	fs.BoolVar(&o.halfRate, "half-rate", true, "re-run each read scenario paced at half its measured peak rate")
+	serverEnv := fs.String("server-env", "", "comma-separated Go runtime settings for the server it starts, and not the load generator (e.g. GOGC=1600,GOMEMLIMIT=off; keys: "+strings.Join(serverEnvKeys, ", ")+")")
 	only := fs.String("only", "", "comma-separated scenarios to run (send,page,conversations,calendar,lot,mix; the login flood runs with mix, the size comparison with page); default all")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -118,6 +120,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			o.only[name] = true
 		}
 	}
+	env, err := parseServerEnv(*serverEnv)
+	if err != nil {
+		return o, err
+	}
+	o.serverEnv = env
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
@@ -153,6 +160,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		o.engine = "sqlite"
 		if strings.HasPrefix(o.db, "postgres://") || strings.HasPrefix(o.db, "postgresql://") {
 			o.engine = "postgres"
+		}
+		if o.serverEnv != nil {
+			return o, errors.New("-server-env: with -url the bench starts no server; set the running server's environment instead")
 		}
 		o.db = strings.TrimPrefix(o.db, "sqlite://")
 		o.compareSizes = false
@@ -321,7 +331,7 @@ func (b *bench) setup(ctx context.Context, messages, bcryptCost int, full bool) 
 			})
 		}
 		b.logf("starting workspace serve (%s, %d messages)", o.engine, messages)
-		srv, err := startServer(ctx, o.bin, dir, t.dsn, bcryptCost)
+		srv, err := startServer(ctx, o.bin, dir, t.dsn, bcryptCost, o.serverEnv)
 		if err != nil {
 			return nil, err
 		}
@@ -387,7 +397,7 @@ type server struct {
 
 // startServer runs the binary on 127.0.0.1 and a free port with a fresh
 // configuration, and waits until /readyz answers 200.
-func startServer(ctx context.Context, bin, dir, dsn string, bcryptCost int) (*server, error) {
+func startServer(ctx context.Context, bin, dir, dsn string, bcryptCost int, env []string) (*server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -412,7 +422,10 @@ func startServer(ctx context.Context, bin, dir, dsn string, bcryptCost int) (*se
 		"ALLOW_REGISTRATION=true",
 		"LOG_LEVEL=info",
 	}
-	cmd.Env = append(cmd.Env, runtimeEnv()...)
+	if v := os.Getenv("GOMAXPROCS"); v != "" {
+		cmd.Env = append(cmd.Env, "GOMAXPROCS="+v)
+	}
+	cmd.Env = append(cmd.Env, env...) // after: -server-env GOMAXPROCS=… wins
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -447,18 +460,27 @@ func startServer(ctx context.Context, bin, dir, dsn string, bcryptCost int) (*se
 	}
 }
 
-// runtimeEnv is the Go runtime's settings in the bench's environment, which
-// the server it starts inherits, so a run can try the server under other
-// ones (GOGC=1600 go run ./bench ...). Nothing else passes: the server's
-// own configuration is the bench's to choose.
-func runtimeEnv() []string {
-	var env []string
-	for _, k := range []string{"GOMAXPROCS", "GOGC", "GOMEMLIMIT", "GODEBUG"} {
-		if v := os.Getenv(k); v != "" {
-			env = append(env, k+"="+v)
-		}
+// serverEnvKeys are the settings -server-env may give the server: the Go
+// runtime's, to try the server under other ones without a rebuild. They
+// reach the server alone, not the load generator, so a comparison changes
+// one side only (GOGC in the bench's own environment would change both).
+// The server's own configuration is the bench's to choose.
+var serverEnvKeys = []string{"GOGC", "GOMEMLIMIT", "GODEBUG", "GOMAXPROCS"}
+
+// parseServerEnv reads -server-env: KEY=VALUE pairs separated by commas.
+func parseServerEnv(s string) ([]string, error) {
+	if s == "" {
+		return nil, nil
 	}
-	return env
+	var env []string
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || v == "" || !slices.Contains(serverEnvKeys, k) {
+			return nil, fmt.Errorf("-server-env %q: want KEY=VALUE with KEY one of %s", kv, strings.Join(serverEnvKeys, ", "))
+		}
+		env = append(env, k+"="+v)
+	}
+	return env, nil
 }
 
 // stop sends SIGTERM, waits for the graceful shutdown, then kills.

@@ -188,7 +188,8 @@ func (rep *report) markdown() string {
 	if stole {
 		b.WriteString("- Steal %: the share of the machine's CPU time that the hypervisor gave to others while this machine had work to run " +
 			"(/proc/stat), over each scenario's measured time; API / raw where both ran. " +
-			"The load generator, the server and the database all stop while it is stolen, so a tail measured under high steal is the host's.\n")
+			"The load generator, the server and the database all stop while it is stolen, so a tail measured under high steal may be largely the host's; " +
+			"low steal does not clear the host, as one stall of tens of ms barely moves an average over seconds.\n")
 	}
 	if rep.PeakRSSKB > 0 {
 		fmt.Fprintf(&b, "- Server peak RSS (VmHWM) over the run: %.1f MB.\n", float64(rep.PeakRSSKB)/1024)
