@@ -23,7 +23,10 @@ import (
 // them by itself; on SQLite the raw side holds *sql.Stmt for the server's
 // SQL (database/sql prepares each on every connection it runs on),
 // so neither side parses SQL per request. The raw side has none of the
-// server's own work-savers: no group commit of sends.
+// server's own work-savers: no group commit of sends, and no background
+// checkpointer (sqlite/checkpoint.go): its writer copies the WAL into the
+// database file itself, inline, as SQLite does by default, at the same
+// wal_autocheckpoint as the server's writer.
 type rawDB struct {
 	write, read *sql.DB       // SQLite
 	pool        *pgxpool.Pool // PostgreSQL
@@ -56,14 +59,16 @@ func (r *rawDB) settle(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-// sqliteDSN mirrors sqlite.Open: the writer gets _txlock=immediate, the
-// readers query_only and their share of the page cache.
+// sqliteDSN mirrors sqlite.Open: the writer gets _txlock=immediate and
+// the server writer's wal_autocheckpoint, the readers query_only and their
+// share of the page cache.
 func sqliteDSN(path string, readOnly bool) string {
 	p := []string{"busy_timeout(10000)", "auto_vacuum(incremental)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)"}
 	q := url.Values{}
 	if readOnly {
 		p = append(p, "query_only(1)", sqlite.ReaderCacheSize(sqlite.ReadPoolSize()))
 	} else {
+		p = append(p, fmt.Sprintf("wal_autocheckpoint(%d)", sqlite.AutocheckpointPages))
 		q.Set("_txlock", "immediate")
 	}
 	q["_pragma"] = p
@@ -171,7 +176,8 @@ func (r *rawDB) insert(ctx context.Context, userID int, conv, text string) error
 	// resets it after the first row, so the commit happens in the reset and
 	// the WAL is never checkpointed: it grew by 2 GB in a 10 s slice, a
 	// baseline no database could sustain and one that skipped the
-	// checkpoint work the server's COMMIT pays (~11 % of its send CPU).
+	// checkpoint work (~11 % of the server's send CPU when its COMMIT
+	// still checkpointed; its checkpointer does that work now).
 	ts := now.Format(sqliteTime)
 	rows, err := r.insertStmt.QueryContext(ctx, userID, conv, text, true, ts, ts, userID)
 	if err != nil {

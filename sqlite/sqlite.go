@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -64,6 +65,7 @@ type DB struct {
 	// monitor: one read-only connection of its own for the monitoring
 	// reports, which walk every page of the file (dbstat).
 	monitor *sql.DB
+	ckpt    *checkpointer // copies the WAL into the file beside the writer
 	sends   groupcommit.Batcher[send]
 
 	// Now returns the current time; tests may replace it.
@@ -78,7 +80,11 @@ var _ workspace.Store = (*DB)(nil)
 
 // Open opens (creating if needed) the database file at path. Its directory is
 // created 0700 and the file 0600. It does not migrate: call Migrate.
-func Open(path string) (*DB, error) {
+func Open(path string) (*DB, error) { return open(path, nil) }
+
+// open is Open; ran, if not nil (tests), is called after each background
+// checkpoint (startCheckpointer).
+func open(path string, ran func(busy bool, log, copied int, err error)) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: empty path")
 	}
@@ -104,7 +110,14 @@ func Open(path string) (*DB, error) {
 	// idle the readers' pages churned through it: paced page reads went
 	// from a p99 of 4 ms to 18-22 ms, in stalls of ~90 ms about once a
 	// second (bisected to that one change; GOMEMLIMIT ruled out).
-	wq := url.Values{"_pragma": pragmas["_pragma"], "_txlock": {"immediate"}}
+	//
+	// The writer leaves the copying of the WAL into the database file to
+	// the checkpointer (checkpoint.go) and checkpoints itself only past
+	// AutocheckpointPages.
+	wq := url.Values{
+		"_pragma": append(slices.Clone(pragmas["_pragma"]), fmt.Sprintf("wal_autocheckpoint(%d)", AutocheckpointPages)),
+		"_txlock": {"immediate"},
+	}
 	write, err := sql.Open("sqlite", "file:"+path+"?"+wq.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
@@ -149,7 +162,15 @@ func Open(path string) (*DB, error) {
 	monitor.SetMaxIdleConns(1)
 	monitor.SetConnMaxIdleTime(time.Minute)
 
-	db := &DB{path: path, write: write, wstmts: newWriteCache(write), read: newStmtCache(read), monitor: monitor, Now: workspace.Now}
+	ckpt, err := startCheckpointer(path, pragmas["_pragma"], ran)
+	if err != nil {
+		write.Close()
+		read.Close()
+		monitor.Close()
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+
+	db := &DB{path: path, write: write, wstmts: newWriteCache(write), read: newStmtCache(read), monitor: monitor, ckpt: ckpt, Now: workspace.Now}
 	db.sends.Run = db.createMessages
 	if err := write.Ping(); err != nil {
 		db.Close()
@@ -163,9 +184,10 @@ func (db *DB) Path() string { return db.path }
 
 // Close closes every connection.
 func (db *DB) Close() error {
+	ckptErr := db.ckpt.close()
 	db.read.close()
 	db.wstmts.close()
-	return errors.Join(db.read.db.Close(), db.monitor.Close(), db.write.Close())
+	return errors.Join(ckptErr, db.read.db.Close(), db.monitor.Close(), db.write.Close())
 }
 
 // Ping reports whether the database answers.
@@ -202,7 +224,8 @@ type Tx struct {
 	now    time.Time
 	cipher *workspace.AuditCipher
 	stmts  *writeCache
-	missed []string // queries run uncached, prepared when the transaction ends
+	ckpt   *checkpointer // told of each commit
+	missed []string      // queries run uncached, prepared when the transaction ends
 }
 
 func (db *DB) begin(ctx context.Context) (*Tx, error) {
@@ -210,7 +233,7 @@ func (db *DB) begin(ctx context.Context) (*Tx, error) {
 	if err != nil {
 		return nil, mapErr(err)
 	}
-	return &Tx{Tx: tx, now: workspace.Truncate(db.Now()), cipher: db.Cipher, stmts: db.wstmts}, nil
+	return &Tx{Tx: tx, now: workspace.Truncate(db.Now()), cipher: db.Cipher, stmts: db.wstmts, ckpt: db.ckpt}, nil
 }
 
 // timeLayout is the fixed-width UTC text form of every timestamp.

@@ -475,3 +475,95 @@ func TestMonitoringOwnConnection(t *testing.T) {
 		t.Fatalf("index report: %+v", indexes)
 	}
 }
+
+// TestBackgroundCheckpoint checks that the checkpointer copies what the
+// writer commits into the database file, and that the WAL is then reused
+// from its start rather than grown.
+func TestBackgroundCheckpoint(t *testing.T) {
+	type checkpoint struct {
+		busy        bool
+		log, copied int
+		err         error
+	}
+	ran := make(chan checkpoint, 16)
+	db, err := open(filepath.Join(t.TempDir(), "workspace.db"), func(busy bool, log, copied int, err error) {
+		select {
+		case ran <- checkpoint{busy, log, copied, err}:
+		default: // never block the loop
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	if _, err := db.Migrate(ctx); err != nil { // not through Tx: no checkpoint
+		t.Fatal(err)
+	}
+	var pages int
+	if err := db.write.QueryRowContext(ctx, `PRAGMA wal_autocheckpoint`).Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if pages != AutocheckpointPages {
+		t.Fatalf("writer's wal_autocheckpoint = %d, want %d", pages, AutocheckpointPages)
+	}
+
+	// commit writes n new channels with ids of ~size bytes in one
+	// transaction and returns the background checkpoint that follows.
+	commit := func(prefix string, n, size int) checkpoint {
+		t.Helper()
+		tx, err := db.begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		for i := range n {
+			id := fmt.Sprintf("%s-%05d-%s", prefix, i, strings.Repeat("x", size))
+			if _, err := tx.ExecContext(ctx, `INSERT INTO conversations (id, kind, created_at) VALUES (?, 'channel', ?)`, id, fmtTime(tx.now)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case c := <-ran:
+			if c.err != nil || c.busy || c.log <= 0 || c.copied != c.log {
+				t.Fatalf("background checkpoint after %s: %d of %d frames copied, busy %v, error %v", prefix, c.copied, c.log, c.busy, c.err)
+			}
+			return c
+		case <-time.After(30 * time.Second): // a bound, not a synchronisation
+			t.Fatalf("no background checkpoint followed %s", prefix)
+			return checkpoint{}
+		}
+	}
+
+	// Rows of ~3 KB: the burst is well over a thousand pages.
+	burst := commit("burst", 2500, 3000)
+	if burst.log < 1000 {
+		t.Fatalf("the burst wrote %d WAL frames, want over 1,000", burst.log)
+	}
+	// All of it was copied, so the next write starts the WAL over: the
+	// WAL then holds that write's few frames, not the burst's as well.
+	if next := commit("one", 1, 10); next.log >= burst.log/10 {
+		t.Fatalf("after one more row the WAL holds %d frames, after the burst %d: want it started over", next.log, burst.log)
+	}
+}
+
+func TestCheckpointPacing(t *testing.T) {
+	for _, c := range []struct {
+		elapsed time.Duration
+		added   int
+		want    time.Duration
+	}{
+		{time.Second, 2000, 500 * time.Millisecond}, // 2,000 frames/s: 1,000 in half a second
+		{time.Second, 100_000, minCheckpointInterval},
+		{time.Second, 10, maxCheckpointInterval},
+		{time.Second, 0, maxCheckpointInterval}, // nothing new: the longest wait
+		{time.Minute, 1000, maxCheckpointInterval},
+	} {
+		if got := nextInterval(c.elapsed, c.added); got != c.want {
+			t.Errorf("nextInterval(%v, %d) = %v, want %v", c.elapsed, c.added, got, c.want)
+		}
+	}
+}

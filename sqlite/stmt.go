@@ -157,10 +157,14 @@ func (tx *Tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.R
 	return tx.Tx.QueryRowContext(ctx, q, args...)
 }
 
-// Commit commits, then prepares the queries the transaction ran uncached.
+// Commit commits, then prepares the queries the transaction ran uncached
+// and, if it committed, tells the checkpointer.
 func (tx *Tx) Commit() error {
 	err := tx.Tx.Commit()
 	tx.prepareMissed()
+	if err == nil {
+		tx.ckpt.committed()
+	}
 	return err
 }
 
