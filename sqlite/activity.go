@@ -222,7 +222,7 @@ const incrementalVacuumStep = 1000
 // ReclaimSpace truncates the file by the pages that deleted rows freed.
 func (db *DB) ReclaimSpace(ctx context.Context, full bool) (string, error) {
 	if full {
-		if _, err := db.write.ExecContext(ctx, "VACUUM"); err != nil {
+		if _, err := db.exec(ctx, "VACUUM"); err != nil {
 			return "", mapErr(err)
 		}
 		return "VACUUM rewrote the database file", nil
@@ -269,5 +269,8 @@ func (db *DB) ReclaimSpace(ctx context.Context, full bool) (string, error) {
 		return "", err
 	}
 	pages := start - end
+	if pages > 0 {
+		db.ckpt.committed() // the file shrinks when the WAL is copied into it
+	}
 	return fmt.Sprintf("incremental_vacuum gave back %d pages", pages), nil
 }

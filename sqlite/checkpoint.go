@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"log/slog"
 	"net/url"
+	"sync/atomic"
 	"time"
 )
 
@@ -17,21 +18,23 @@ import (
 // database file) ran while every other write waited. In a 2 s execution
 // trace of the send benchmark the writer spent a quarter of its time
 // blocked in those fsyncs. The checkpointer now does that work beside the
-// writer, and this larger limit remains as the backstop: the WAL is only
-// reset (reused from its start) when a write begins with every frame
-// copied, which under a steady stream of writes happens when the writer
-// checkpoints itself. The WAL file therefore grows to about this many
-// pages of 4 KiB (~40 MB) under sustained writes, and is reused from its
-// start after each reset.
+// writer, and this larger limit remains as the backstop. The WAL is only
+// started over (reused from its start) when a write begins with every
+// frame copied and no reader on an older snapshot; under a steady stream
+// of writes that happens when the writer checkpoints itself. So the WAL
+// file grows to about this many pages of 4 KiB (~40 MB) under sustained
+// writes, more while readers hold old snapshots, and is then reused.
 const AutocheckpointPages = 10000
 
 // The checkpointer paces itself to copy about checkpointPages frames per
 // checkpoint, SQLite's default wal_autocheckpoint, so the database is
 // checkpointed about as often as SQLite would by itself, only not by the
-// writer: a checkpoint after every commit would cost a lightly used server
-// two fsyncs per write. From the frames the last checkpoint found added
-// and the time they took, it sets the wait before the next one, within
-// these bounds.
+// writer. From the frames the last checkpoint found added and the time
+// they took it sets the time of the next one, between the interval
+// bounds; burstCommits commits bring it forward, so a burst after a quiet
+// spell is not left to the writer's backstop. A write after a quiet spell
+// waits up to maxCheckpointInterval for its checkpoint, so sparse writes
+// cost two fsyncs per maxCheckpointInterval at most, not two per write.
 //
 // (How many frames wait could be read from the wal-index header in the
 // -shm file, but not from another file descriptor: closing it would drop
@@ -40,20 +43,26 @@ const AutocheckpointPages = 10000
 const (
 	checkpointPages       = 1000
 	minCheckpointInterval = 50 * time.Millisecond
-	maxCheckpointInterval = time.Second
+	maxCheckpointInterval = 5 * time.Second
+	burstCommits          = 100
 )
 
 // checkpointer runs PRAGMA wal_checkpoint(PASSIVE) on a connection of its
 // own after writes commit. A passive checkpoint copies the frames no reader
 // still needs into the database file without taking the write lock, so
 // the writer goes on committing meanwhile; it waits for nothing, and a
-// checkpoint already running elsewhere makes it return at once.
+// checkpoint already running elsewhere makes it return at once. Its
+// connection has the writer's synchronous(NORMAL): the checkpoint syncs
+// the WAL before copying and the database file after, which is what makes
+// the copied frames durable (never OFF).
 type checkpointer struct {
-	conn   *sql.DB
-	signal chan struct{} // capacity 1: a write committed since the last checkpoint
-	stop   chan struct{}
-	done   chan struct{}
-	ran    func(busy bool, log, copied int, err error) // see startCheckpointer
+	conn    *sql.DB
+	commits atomic.Int64  // commits since the last checkpoint
+	signal  chan struct{} // capacity 1: a write committed since the last look
+	ctx     context.Context
+	stop    context.CancelFunc // ends the loop and interrupts a checkpoint
+	done    chan struct{}
+	ran     func(busy bool, log, copied int, err error) // see startCheckpointer
 }
 
 // startCheckpointer opens the checkpointer's connection to the database
@@ -68,49 +77,69 @@ func startCheckpointer(path string, pragmas []string, ran func(busy bool, log, c
 	conn.SetMaxOpenConns(1)
 	conn.SetMaxIdleConns(1)
 	conn.SetConnMaxLifetime(0)
-	c := &checkpointer{conn: conn, signal: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), ran: ran}
+	ctx, stop := context.WithCancel(context.Background())
+	c := &checkpointer{conn: conn, signal: make(chan struct{}, 1), ctx: ctx, stop: stop, done: make(chan struct{}), ran: ran}
 	go c.run()
 	return c, nil
 }
 
-// committed tells the checkpointer that a write committed. It never blocks.
+// committed tells the checkpointer that a write committed. It never blocks,
+// and wakes the loop only for the first commit since a checkpoint and for
+// the burstCommits-th.
 func (c *checkpointer) committed() {
-	select {
-	case c.signal <- struct{}{}:
-	default: // a checkpoint is already due
+	if n := c.commits.Add(1); n == 1 || n == burstCommits {
+		select {
+		case c.signal <- struct{}{}:
+		default: // already told
+		}
 	}
 }
 
 func (c *checkpointer) run() {
 	defer close(c.done)
-	wait := minCheckpointInterval
+	wait := maxCheckpointInterval
 	last, frames := time.Now(), 0 // the previous checkpoint: when, and the WAL's frames
 	for {
+		// Wait for a commit, then for the paced time or a burst.
 		select {
-		case <-c.stop:
+		case <-c.ctx.Done():
 			return
 		case <-c.signal:
 		}
-		busy, log, copied, err := c.checkpoint(context.Background())
-		if err != nil {
-			// The writer's own auto-checkpoint still bounds the WAL.
-			slog.Warn("sqlite: background checkpoint failed", "err", err)
+		if c.commits.Load() < burstCommits {
+			timer := time.NewTimer(time.Until(last.Add(wait)))
+			select {
+			case <-c.ctx.Done():
+				timer.Stop()
+				return
+			case <-c.signal:
+			case <-timer.C:
+			}
+			timer.Stop()
+		}
+
+		c.commits.Store(0)
+		busy, log, copied, err := c.checkpoint(c.ctx)
+		if c.ctx.Err() != nil {
+			return // interrupted by close
 		}
 		if c.ran != nil {
 			c.ran(busy, log, copied, err)
 		}
-		if err == nil && !busy {
+		switch {
+		case err != nil:
+			// The writer's own auto-checkpoint still bounds the WAL.
+			slog.Warn("sqlite: background checkpoint failed", "err", err)
+			last, wait = time.Now(), maxCheckpointInterval
+		case busy: // another connection was checkpointing: try again soon
+			last, wait = time.Now(), minCheckpointInterval
+		default:
 			added := log - frames
-			if log < frames { // the WAL started over since
+			if log < frames { // the WAL started over since: at least log are new
 				added = log
 			}
 			wait = nextInterval(time.Since(last), added)
 			last, frames = time.Now(), log
-		}
-		select {
-		case <-c.stop:
-			return
-		case <-time.After(wait):
 		}
 	}
 }
@@ -122,8 +151,11 @@ func nextInterval(elapsed time.Duration, added int) time.Duration {
 	if added <= 0 {
 		return maxCheckpointInterval
 	}
-	d := time.Duration(float64(elapsed) * checkpointPages / float64(added))
-	return min(max(d, minCheckpointInterval), maxCheckpointInterval)
+	secs := elapsed.Seconds() * checkpointPages / float64(added)
+	if secs >= maxCheckpointInterval.Seconds() {
+		return maxCheckpointInterval
+	}
+	return max(time.Duration(secs*float64(time.Second)), minCheckpointInterval)
 }
 
 // checkpoint runs one passive checkpoint. busy: another connection was
@@ -135,14 +167,10 @@ func (c *checkpointer) checkpoint(ctx context.Context) (busy bool, log, copied i
 	return b != 0, log, copied, err
 }
 
-// close stops the loop (waiting for a checkpoint in progress) and closes
-// the connection.
+// close stops the loop, interrupting a checkpoint in progress (SQLite
+// keeps what it had copied and synced), and closes the connection.
 func (c *checkpointer) close() error {
-	select {
-	case <-c.stop:
-	default:
-		close(c.stop)
-	}
+	c.stop()
 	<-c.done
 	return c.conn.Close()
 }

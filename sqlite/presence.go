@@ -10,20 +10,20 @@ import (
 // AddPresence records a live connection.
 func (db *DB) AddPresence(ctx context.Context, connectionID string, userID int, instanceID string) error {
 	now := fmtTime(db.Now())
-	_, err := db.write.ExecContext(ctx, `INSERT INTO presence (connection_id, user_id, instance_id, connected_at, seen_at)
+	_, err := db.exec(ctx, `INSERT INTO presence (connection_id, user_id, instance_id, connected_at, seen_at)
 		VALUES (?, ?, ?, ?, ?)`, connectionID, userID, instanceID, now, now)
 	return mapErr(err)
 }
 
 // RemovePresence forgets a connection.
 func (db *DB) RemovePresence(ctx context.Context, connectionID string) error {
-	_, err := db.write.ExecContext(ctx, `DELETE FROM presence WHERE connection_id = ?`, connectionID)
+	_, err := db.exec(ctx, `DELETE FROM presence WHERE connection_id = ?`, connectionID)
 	return mapErr(err)
 }
 
 // TouchPresence refreshes an instance's connections.
 func (db *DB) TouchPresence(ctx context.Context, instanceID string) error {
-	_, err := db.write.ExecContext(ctx, `UPDATE presence SET seen_at = ? WHERE instance_id = ?`, fmtTime(db.Now()), instanceID)
+	_, err := db.exec(ctx, `UPDATE presence SET seen_at = ? WHERE instance_id = ?`, fmtTime(db.Now()), instanceID)
 	return mapErr(err)
 }
 

@@ -236,6 +236,16 @@ func (db *DB) begin(ctx context.Context) (*Tx, error) {
 	return &Tx{Tx: tx, now: workspace.Truncate(db.Now()), cipher: db.Cipher, stmts: db.wstmts, ckpt: db.ckpt}, nil
 }
 
+// exec runs one write on the writer outside a transaction of ours (it is
+// its own) and tells the checkpointer.
+func (db *DB) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	res, err := db.write.ExecContext(ctx, q, args...)
+	if err == nil {
+		db.ckpt.committed()
+	}
+	return res, err
+}
+
 // timeLayout is the fixed-width UTC text form of every timestamp.
 const timeLayout = "2006-01-02 15:04:05.000000"
 
