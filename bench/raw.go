@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"net/url"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -15,7 +14,8 @@ import (
 // rawDB does the server's message INSERT and page SELECT straight on the
 // database, through the driver and settings the server's store uses:
 // SQLite (modernc) with one writer connection whose transactions begin
-// IMMEDIATE and a read-only pool, the same pragmas (sqlite.Open); on
+// IMMEDIATE and a read-only pool, opened by the store's own DSNs
+// (sqlite.WriterDSN, sqlite.ReaderDSN), so its pragmas cannot drift; on
 // PostgreSQL a pgxpool with the pool's defaults and the UTC session time
 // zone (postgres.Open).
 //
@@ -59,22 +59,6 @@ func (r *rawDB) settle(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-// sqliteDSN mirrors sqlite.Open: the writer gets _txlock=immediate and
-// the server writer's wal_autocheckpoint, the readers query_only and their
-// share of the page cache.
-func sqliteDSN(path string, readOnly bool) string {
-	p := []string{"busy_timeout(10000)", "auto_vacuum(incremental)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)"}
-	q := url.Values{}
-	if readOnly {
-		p = append(p, "query_only(1)", sqlite.ReaderCacheSize(sqlite.ReadPoolSize()))
-	} else {
-		p = append(p, fmt.Sprintf("wal_autocheckpoint(%d)", sqlite.AutocheckpointPages))
-		q.Set("_txlock", "immediate")
-	}
-	q["_pragma"] = p
-	return "file:" + path + "?" + q.Encode()
-}
-
 func openRaw(ctx context.Context, engine, dsn string) (*rawDB, error) {
 	if engine == "postgres" {
 		cfg, err := pgxpool.ParseConfig(dsn)
@@ -94,19 +78,19 @@ func openRaw(ctx context.Context, engine, dsn string) (*rawDB, error) {
 		}
 		return r, nil
 	}
-	write, err := sql.Open("sqlite", sqliteDSN(dsn, false))
+	write, err := sql.Open("sqlite", sqlite.WriterDSN(dsn))
 	if err != nil {
 		return nil, err
 	}
 	write.SetMaxOpenConns(1)
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
-	read, err := sql.Open("sqlite", sqliteDSN(dsn, true))
+	n := sqlite.ReadPoolSize()
+	read, err := sql.Open("sqlite", sqlite.ReaderDSN(dsn, n))
 	if err != nil {
 		write.Close()
 		return nil, err
 	}
-	n := sqlite.ReadPoolSize()
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 	r := &rawDB{write: write, read: read}

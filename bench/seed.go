@@ -16,7 +16,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	_ "modernc.org/sqlite" // the server's SQLite driver
+
+	"workspace/sqlite"
 )
 
 // createDatabase creates a fresh PostgreSQL database through the admin
@@ -226,7 +227,7 @@ func sqliteTS(base, offset, unit string) string {
 }
 
 func seedSQLite(ctx context.Context, path string, ids []int, names []string, sz sizes, now time.Time) error {
-	db, err := sql.Open("sqlite", sqliteDSN(path, false)+"&_pragma=cache_size(-262144)")
+	db, err := sql.Open("sqlite", sqlite.WriterDSN(path)+"&_pragma=cache_size(-262144)")
 	if err != nil {
 		return err
 	}

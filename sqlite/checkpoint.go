@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"log/slog"
-	"net/url"
 	"sync/atomic"
 	"time"
 )
@@ -65,12 +64,11 @@ type checkpointer struct {
 	ran     func(busy bool, log, copied int, err error) // see startCheckpointer
 }
 
-// startCheckpointer opens the checkpointer's connection to the database
-// at path and starts its loop; ran, if not nil (tests), is called after
-// each checkpoint the loop runs.
-func startCheckpointer(path string, pragmas []string, ran func(busy bool, log, copied int, err error)) (*checkpointer, error) {
-	q := url.Values{"_pragma": pragmas}
-	conn, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+// startCheckpointer opens the checkpointer's connection by dsn and starts
+// its loop; ran, if not nil (tests), is called after each checkpoint the
+// loop runs.
+func startCheckpointer(dsn string, ran func(busy bool, log, copied int, err error)) (*checkpointer, error) {
+	conn, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, err
 	}

@@ -18,7 +18,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -42,7 +41,7 @@ func Migrations() fs.FS {
 // ReadPoolSize is the number of read connections Open keeps: one per CPU
 // Go runs on, at least two. Reads are CPU work once their pages are
 // cached, so more readers than CPUs add no throughput; they only split the
-// 32 MiB of page cache (ReaderCacheSize) into smaller caches that each
+// 32 MiB of page cache (ReaderDSN) into smaller caches that each
 // need the same hot pages. On 2 CPUs, 2 readers of 16 MiB against 4 of
 // 8 MiB (the previous max(4, 2×GOMAXPROCS)): page p50 at 1M ÷ 10k messages
 // at peak 1.32-1.37 (four runs) against 1.25-1.58 (seven runs), the same
@@ -50,10 +49,47 @@ func Migrations() fs.FS {
 // peak RSS 102-108 MB against 108-114 MB.
 func ReadPoolSize() int { return max(2, runtime.GOMAXPROCS(0)) }
 
-// ReaderCacheSize is the cache_size pragma of each of n read connections:
+// readerCacheSize is the cache_size pragma of each of n read connections:
 // 32 MiB shared among them, and never below SQLite's 2 MiB default.
-func ReaderCacheSize(n int) string {
+func readerCacheSize(n int) string {
 	return fmt.Sprintf("cache_size(-%d)", max(2048, 32768/max(n, 1)))
+}
+
+// dsn names the database at path with every connection's pragmas, then
+// extra ones. busy_timeout comes first (the driver orders it so).
+// auto_vacuum only takes effect on a new file: it lets `activity prune`
+// give space back.
+func dsn(path string, extra ...string) string {
+	q := url.Values{"_pragma": append([]string{
+		"busy_timeout(10000)", "auto_vacuum(incremental)", "journal_mode(WAL)",
+		"foreign_keys(1)", "synchronous(NORMAL)",
+	}, extra...)}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// WriterDSN is the writer connection's: transactions begin IMMEDIATE, and
+// it leaves the copying of the WAL into the database file to the
+// checkpointer (checkpoint.go), checkpointing itself only past
+// AutocheckpointPages. It keeps SQLite's default 2 MiB page cache: a
+// 32 MiB one made sends ~15 % faster (fewer preads of index leaves), but
+// SQLite's page caches of one process share a pool, and with the writer's
+// share idle the readers' pages churned through it: paced page reads went
+// from a p99 of 4 ms to 18-22 ms, in stalls of ~90 ms about once a second
+// (bisected to that one change; GOMEMLIMIT ruled out).
+func WriterDSN(path string) string {
+	return dsn(path, fmt.Sprintf("wal_autocheckpoint(%d)", AutocheckpointPages)) + "&_txlock=immediate"
+}
+
+// ReaderDSN is a read-only connection's, one of n sharing 32 MiB of page
+// cache (at least SQLite's 2 MiB default each): a page of 50 messages of
+// a busy channel touches ~50 table pages, scattered among other channels'
+// messages, and with 2 MiB a reader read them back from the OS page cache
+// one pread at a time. With 8 MiB each (4 readers) page reads went from
+// 2,072-2,733 to 3,085 req/s and the 1M ÷ 10k message p50 from 1.64-1.69
+// to 1.31; paced reads show no stall (p99 3.4 ms). On 2 CPUs there are
+// now 2 readers of 16 MiB (see ReadPoolSize).
+func ReaderDSN(path string, n int) string {
+	return dsn(path, "query_only(1)", readerCacheSize(n))
 }
 
 // DB is a SQLite database.
@@ -98,27 +134,7 @@ func open(path string, ran func(busy bool, log, copied int, err error)) (*DB, er
 	}
 	f.Close()
 
-	// busy_timeout first (the driver orders it so), then the rest. auto_vacuum
-	// only takes effect on a new file: it lets `activity prune` give space back.
-	pragmas := url.Values{"_pragma": {
-		"busy_timeout(10000)", "auto_vacuum(incremental)", "journal_mode(WAL)",
-		"foreign_keys(1)", "synchronous(NORMAL)",
-	}}
-	// The writer keeps SQLite's default 2 MiB page cache. A 32 MiB one
-	// made sends ~15 % faster (fewer preads of index leaves), but SQLite's
-	// page caches of one process share a pool, and with the writer's share
-	// idle the readers' pages churned through it: paced page reads went
-	// from a p99 of 4 ms to 18-22 ms, in stalls of ~90 ms about once a
-	// second (bisected to that one change; GOMEMLIMIT ruled out).
-	//
-	// The writer leaves the copying of the WAL into the database file to
-	// the checkpointer (checkpoint.go) and checkpoints itself only past
-	// AutocheckpointPages.
-	wq := url.Values{
-		"_pragma": append(slices.Clone(pragmas["_pragma"]), fmt.Sprintf("wal_autocheckpoint(%d)", AutocheckpointPages)),
-		"_txlock": {"immediate"},
-	}
-	write, err := sql.Open("sqlite", "file:"+path+"?"+wq.Encode())
+	write, err := sql.Open("sqlite", WriterDSN(path))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
@@ -126,18 +142,8 @@ func open(path string, ran func(busy bool, log, copied int, err error)) (*DB, er
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
 
-	// Readers share 32 MiB of page cache (at least SQLite's 2 MiB default
-	// each): a page of 50 messages of a busy channel touches ~50 table
-	// pages, scattered among other channels' messages, and with 2 MiB a
-	// reader read them back from the OS page cache one pread at a time.
-	// With 8 MiB each (4 readers) page reads went from 2,072-2,733 to
-	// 3,085 req/s and the 1M ÷ 10k message p50 from 1.64-1.69 to 1.31;
-	// paced reads show no stall (p99 3.4 ms). On 2 CPUs there are now 2
-	// readers of 16 MiB (see ReadPoolSize). The writer keeps the default:
-	// see above.
 	n := ReadPoolSize()
-	rq := url.Values{"_pragma": append(pragmas["_pragma"], "query_only(1)", ReaderCacheSize(n))}
-	read, err := sql.Open("sqlite", "file:"+path+"?"+rq.Encode())
+	read, err := sql.Open("sqlite", ReaderDSN(path, n))
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("open sqlite: %w", err)
@@ -151,8 +157,7 @@ func open(path string, ran func(busy bool, log, copied int, err error)) (*DB, er
 	// and flush that reader's cache of hot pages. They get a connection
 	// of their own, with SQLite's default cache, opened on first use and
 	// closed after a minute idle.
-	mq := url.Values{"_pragma": append(pragmas["_pragma"], "query_only(1)")}
-	monitor, err := sql.Open("sqlite", "file:"+path+"?"+mq.Encode())
+	monitor, err := sql.Open("sqlite", dsn(path, "query_only(1)"))
 	if err != nil {
 		write.Close()
 		read.Close()
@@ -162,7 +167,7 @@ func open(path string, ran func(busy bool, log, copied int, err error)) (*DB, er
 	monitor.SetMaxIdleConns(1)
 	monitor.SetConnMaxIdleTime(time.Minute)
 
-	ckpt, err := startCheckpointer(path, pragmas["_pragma"], ran)
+	ckpt, err := startCheckpointer(dsn(path), ran)
 	if err != nil {
 		write.Close()
 		read.Close()
