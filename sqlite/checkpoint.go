@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"log/slog"
@@ -61,13 +62,22 @@ type checkpointer struct {
 	ctx     context.Context
 	stop    context.CancelFunc // ends the loop and interrupts a checkpoint
 	done    chan struct{}
-	ran     func(busy bool, log, copied int, err error) // see startCheckpointer
+	test    checkpointTest
+}
+
+// checkpointTest is what a test sets on the checkpointer; Open passes the
+// zero value.
+type checkpointTest struct {
+	// ran, if set, is called after each checkpoint the loop runs.
+	ran func(busy bool, log, copied int, err error)
+	// firstWait, if set, replaces maxCheckpointInterval as the paced wait
+	// before the first checkpoint (a test of the burst path sets it long).
+	firstWait time.Duration
 }
 
 // startCheckpointer opens the checkpointer's connection by dsn and starts
-// its loop; ran, if not nil (tests), is called after each checkpoint the
-// loop runs.
-func startCheckpointer(dsn string, ran func(busy bool, log, copied int, err error)) (*checkpointer, error) {
+// its loop.
+func startCheckpointer(dsn string, test checkpointTest) (*checkpointer, error) {
 	conn, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, err
@@ -76,7 +86,7 @@ func startCheckpointer(dsn string, ran func(busy bool, log, copied int, err erro
 	conn.SetMaxIdleConns(1)
 	conn.SetConnMaxLifetime(0)
 	ctx, stop := context.WithCancel(context.Background())
-	c := &checkpointer{conn: conn, signal: make(chan struct{}, 1), ctx: ctx, stop: stop, done: make(chan struct{}), ran: ran}
+	c := &checkpointer{conn: conn, signal: make(chan struct{}, 1), ctx: ctx, stop: stop, done: make(chan struct{}), test: test}
 	go c.run()
 	return c, nil
 }
@@ -95,7 +105,7 @@ func (c *checkpointer) committed() {
 
 func (c *checkpointer) run() {
 	defer close(c.done)
-	wait := maxCheckpointInterval
+	wait := cmp.Or(c.test.firstWait, maxCheckpointInterval)
 	last, frames := time.Now(), 0 // the previous checkpoint: when, and the WAL's frames
 	for {
 		// Wait for a commit, then for the paced time or a burst.
@@ -121,8 +131,8 @@ func (c *checkpointer) run() {
 		if c.ctx.Err() != nil {
 			return // interrupted by close
 		}
-		if c.ran != nil {
-			c.ran(busy, log, copied, err)
+		if c.test.ran != nil {
+			c.test.ran(busy, log, copied, err)
 		}
 		switch {
 		case err != nil:

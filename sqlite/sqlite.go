@@ -116,11 +116,10 @@ var _ workspace.Store = (*DB)(nil)
 
 // Open opens (creating if needed) the database file at path. Its directory is
 // created 0700 and the file 0600. It does not migrate: call Migrate.
-func Open(path string) (*DB, error) { return open(path, nil) }
+func Open(path string) (*DB, error) { return open(path, checkpointTest{}) }
 
-// open is Open; ran, if not nil (tests), is called after each background
-// checkpoint (startCheckpointer).
-func open(path string, ran func(busy bool, log, copied int, err error)) (*DB, error) {
+// open is Open, with the checkpointer's test settings.
+func open(path string, test checkpointTest) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: empty path")
 	}
@@ -167,7 +166,7 @@ func open(path string, ran func(busy bool, log, copied int, err error)) (*DB, er
 	monitor.SetMaxIdleConns(1)
 	monitor.SetConnMaxIdleTime(time.Minute)
 
-	ckpt, err := startCheckpointer(dsn(path), ran)
+	ckpt, err := startCheckpointer(dsn(path), test)
 	if err != nil {
 		write.Close()
 		read.Close()
