@@ -29,6 +29,12 @@ type Change struct {
 	UserID         int    `json:"u,omitempty"` // the actor (reader of a receipt, typist)
 }
 
+// MessageCreatedNotification is the notification payload of every new
+// message, whoever sends it: listeners re-read the table from the last id
+// they delivered, so it names no message, and being one constant string
+// it is neither encoded per send nor decoded per listener.
+const MessageCreatedNotification = `{"k":"` + ChangeMessageCreated + `"}`
+
 // Publisher announces committed changes to every instance's WebSocket
 // clients. The HTTP layer calls it after a successful mutation, with the
 // request's context: the change is committed, so Publish must not be cut

@@ -186,7 +186,7 @@ func (db *DB) storeSends(ctx context.Context, sends []send, errs []error) error 
 	}
 	notify := db.messageChannel.Load()
 	if notify != nil {
-		b.Queue(`SELECT pg_notify($1, $2)`, *notify, messageCreated)
+		b.Queue(`SELECT pg_notify($1, $2)`, *notify, workspace.MessageCreatedNotification)
 	}
 	br := db.pool.SendBatch(ctx, b)
 	defer br.Close()

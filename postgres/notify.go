@@ -2,14 +2,11 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"workspace"
 )
 
 // Notifier carries change notifications between the instances sharing
@@ -32,13 +29,6 @@ func (db *DB) Notifier(ctx context.Context) (*Notifier, error) {
 	db.messageChannel.Store(&channel)
 	return &Notifier{db: db, channel: channel}, nil
 }
-
-// messageCreated is the notification of a new message: listeners re-read
-// the table from the last id they delivered, so it carries no id.
-var messageCreated = func() string {
-	b, _ := json.Marshal(workspace.Change{Kind: workspace.ChangeMessageCreated})
-	return string(b)
-}()
 
 // NotifiesMessageCreated reports that, once the Notifier exists, the store
 // sends the message.created notification inside the transaction of the

@@ -134,17 +134,21 @@ func (h *Hub) Run(ctx context.Context, started chan<- struct{}) error {
 
 // Publish announces a committed change to every instance.
 func (h *Hub) Publish(ctx context.Context, c workspace.Change) {
+	var payload string
 	if c.Kind == workspace.ChangeMessageCreated {
 		if n, ok := h.Notifier.(interface{ NotifiesMessageCreated() bool }); ok && n.NotifiesMessageCreated() {
 			return // the store notified in the message's transaction
 		}
+		payload = workspace.MessageCreatedNotification
+	} else {
+		b, _ := json.Marshal(c)
+		payload = string(b)
 	}
 	// Detached from the request (see workspace.Publisher), and only here:
 	// a send, whose store notified already, costs no timer.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	b, _ := json.Marshal(c)
-	if err := h.Notifier.Notify(ctx, string(b)); err != nil {
+	if err := h.Notifier.Notify(ctx, payload); err != nil {
 		h.Logger.Warn("publish change", slog.String("kind", c.Kind), slog.Any("err", err))
 	}
 }
@@ -159,6 +163,10 @@ func (h *Hub) onNotify(payload string) {
 		for _, c := range h.connections() {
 			c.enqueue(frame)
 		}
+		return
+	}
+	if payload == workspace.MessageCreatedNotification {
+		h.poke() // one per message sent: not decoded
 		return
 	}
 	var c workspace.Change
