@@ -174,7 +174,7 @@ func (h *Hub) onNotify(payload string) {
 		return
 	}
 	if c.Kind == workspace.ChangeMessageCreated {
-		h.poke()
+		h.poke() // from an instance that still names the message
 		return
 	}
 	select {
